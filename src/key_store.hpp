@@ -1,0 +1,122 @@
+// key_store.hpp: API key records, their management, and the server's
+// in-memory view of them.
+//
+// Contract:
+// - Management functions (create/list/show/revoke/rotate) run against any
+//   connection to the data file; the CLI uses them while a server runs.
+// - KeyCache::authenticate() never reads the database: it answers from an
+//   immutable snapshot that refresh() replaces when the key table changed
+//   (a trigger-maintained generation number, polled by the server every
+//   250 ms). So a new, revoked or rotated key takes effect within a second,
+//   and expiry is checked against the clock on every request.
+// - A key's plain text is never stored or logged: only its SHA-256.
+#pragma once
+
+#include <atomic>
+#include <cstring>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "api_key.hpp"
+#include "db.hpp"
+
+namespace mlgate {
+
+enum Scope : uint32_t {
+  kScopePredict = 1u << 0,
+  kScopeRead = 1u << 1,
+  kScopeAdmin = 1u << 2,
+  kScopeMetrics = 1u << 3,
+};
+inline constexpr uint32_t kDefaultScopes = kScopePredict | kScopeRead;
+
+// "predict,read" -> bits; nullopt for an unknown or empty name.
+std::optional<uint32_t> parse_scopes(std::string_view csv);
+std::string format_scopes(uint32_t scopes);
+
+struct KeyRecord {
+  std::string id, name, owner, tier;
+  uint32_t scopes = kDefaultScopes;
+  int64_t created_at = 0;
+  std::optional<int64_t> expires_at, revoked_at, last_used_at;
+  std::optional<std::string> replaced_by;
+
+  bool active_at(int64_t now_ms) const {
+    return !revoked_at && (!expires_at || now_ms < *expires_at);
+  }
+};
+
+struct KeyCreateOptions {
+  std::string name;
+  std::string owner;  // empty: the name
+  std::string tier = "free";
+  uint32_t scopes = kDefaultScopes;
+  std::optional<int64_t> expires_in_ms;
+};
+
+struct NewKey {
+  std::string key;  // shown once, never stored
+  KeyRecord record;
+};
+
+NewKey create_key(Db& db, const KeyCreateOptions& opt, int64_t now_ms);
+std::vector<KeyRecord> list_keys(Db& db);
+std::optional<KeyRecord> find_key(Db& db, std::string_view id);
+// False when no such key; revoking a revoked key keeps the first time.
+bool revoke_key(Db& db, std::string_view id, int64_t now_ms);
+// A new key with the old one's owner, tier, scopes and expiry; the old key
+// stops working at now + grace (at once for a zero grace). nullopt when the
+// old key does not exist or is revoked.
+std::optional<NewKey> rotate_key(Db& db, std::string_view id, int64_t grace_ms,
+                                 int64_t now_ms);
+
+struct KeyHashHasher {
+  size_t operator()(const KeyHash& h) const noexcept {
+    size_t v;
+    static_assert(sizeof v <= sizeof h);
+    std::memcpy(&v, h.data(), sizeof v);  // SHA-256 output is already uniform
+    return v;
+  }
+};
+
+class KeyCache {
+ public:
+  // Opens its own connection to `db_path`, used only by refresh() and
+  // flush_last_used(), which the server calls from one maintenance thread.
+  explicit KeyCache(const std::string& db_path);
+
+  // The record of an active key, or nullptr for a missing, malformed,
+  // wrong-checksum, unknown, revoked or expired one. Thread-safe.
+  std::shared_ptr<const KeyRecord> authenticate(std::string_view presented,
+                                                int64_t now_ms);
+
+  // Reloads the snapshot if the key table changed. Maintenance thread only.
+  bool refresh();
+  // Writes the batched last_used_at times. Maintenance thread only.
+  void flush_last_used();
+
+  // For tests: how many times the snapshot was consulted.
+  uint64_t lookups() const { return lookups_.load(std::memory_order_relaxed); }
+  size_t size() const;
+
+ private:
+  using Map = std::unordered_map<KeyHash, std::shared_ptr<const KeyRecord>,
+                                 KeyHashHasher>;
+  void reload();
+
+  Db db_;  // owned by the maintenance thread
+  int64_t data_version_ = -1;
+  int64_t generation_ = -1;
+  std::atomic<std::shared_ptr<const Map>> snapshot_;  // replaced whole, never mutated
+  std::mutex used_mu_;                                // guards used_
+  std::unordered_map<std::string, int64_t> used_;     // key id -> last use, not yet written
+  std::atomic<uint64_t> lookups_{0};
+};
+
+}  // namespace mlgate

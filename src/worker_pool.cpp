@@ -1,0 +1,198 @@
+#include "worker_pool.hpp"
+
+#include <algorithm>
+
+#include "clock.hpp"
+
+namespace mlgate {
+namespace {
+
+JobOutcome outcome(JobOutcome::Kind kind, int64_t seq) {
+  JobOutcome o;
+  o.kind = kind;
+  o.seq = seq;
+  return o;
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(JobStore& store, Model& model, WorkerOptions opt)
+    : store_(store), model_(model), opt_(opt) {}
+
+WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(0)); }
+
+void WorkerPool::start() {
+  {
+    std::lock_guard lock(mu_);
+    for (auto [seq, run_after] : store_.pending_jobs()) {
+      if (run_after > 0) delayed_.emplace(run_after, seq);
+      else ready_.push_back(seq);
+    }
+  }
+  for (int i = 0; i < std::max(1, opt_.workers); ++i)
+    threads_.emplace_back([this](std::stop_token st) { worker_loop(st); });
+}
+
+void WorkerPool::submit(int64_t seq) {
+  {
+    std::lock_guard lock(mu_);
+    ready_.push_back(seq);
+  }
+  cv_.notify_one();
+}
+
+bool WorkerPool::cancel(int64_t seq) {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(seq);
+  if (it == running_.end()) return false;
+  it->second.request_stop();
+  return true;
+}
+
+void WorkerPool::stop(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(mu_);
+    if (threads_.empty()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  // Running jobs have `grace` to finish; then their models are asked to stop.
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_until(lock, deadline, [&] { return running_.empty(); });
+    for (auto& [seq, src] : running_) src.request_stop();
+  }
+  for (auto& t : threads_) t.request_stop();
+  cv_.notify_all();
+  threads_.clear();  // joins
+}
+
+size_t WorkerPool::queued() const {
+  std::lock_guard lock(mu_);
+  return ready_.size() + delayed_.size();
+}
+
+size_t WorkerPool::running() const {
+  std::lock_guard lock(mu_);
+  return running_.size();
+}
+
+int64_t WorkerPool::oldest_running_ns() const {
+  std::lock_guard lock(mu_);
+  int64_t oldest = 0;
+  for (auto& [id, t] : batch_started_)
+    if (oldest == 0 || t < oldest) oldest = t;
+  return oldest ? mono_ns() - oldest : 0;
+}
+
+// Moves due retries to the ready queue and takes up to `batch` jobs. Waits
+// until there is work, the next retry is due, or the pool stops.
+std::vector<int64_t> WorkerPool::take_batch(std::stop_token st) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (stopping_ || st.stop_requested()) return {};
+    int64_t now = wall_ms();
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      ready_.push_back(delayed_.begin()->second);
+      delayed_.erase(delayed_.begin());
+    }
+    if (!ready_.empty()) break;
+    if (delayed_.empty()) {
+      cv_.wait(lock, st, [&] { return stopping_ || !ready_.empty(); });
+    } else {
+      auto wait = std::chrono::milliseconds(delayed_.begin()->first - now);
+      cv_.wait_for(lock, st, wait, [&] { return stopping_ || !ready_.empty(); });
+    }
+  }
+  size_t n = std::min(opt_.batch, ready_.size());
+  std::vector<int64_t> out(ready_.begin(), ready_.begin() + static_cast<long>(n));
+  ready_.erase(ready_.begin(), ready_.begin() + static_cast<long>(n));
+  return out;
+}
+
+void WorkerPool::worker_loop(std::stop_token st) {
+  while (!st.stop_requested()) {
+    std::vector<int64_t> seqs = take_batch(st);
+    if (seqs.empty()) continue;
+    std::vector<ClaimedJob> jobs;
+    try {
+      jobs = store_.claim(seqs, wall_ms());
+    } catch (const std::exception&) {
+      // Storage failing: the jobs stay pending on disk; try again shortly.
+      std::lock_guard lock(mu_);
+      for (int64_t s : seqs) delayed_.emplace(wall_ms() + 1000, s);
+      continue;
+    }
+    std::vector<JobOutcome> outcomes = run_batch(jobs);
+    try {
+      store_.finish(outcomes, wall_ms());
+    } catch (const std::exception&) {
+      // Not recorded: the jobs stay `running` on disk and are run again at
+      // the next start. Nothing reached a client as completed.
+      continue;
+    }
+    schedule_retries(outcomes);
+    if (on_finished_)
+      for (auto& o : outcomes) on_finished_(o.seq);
+  }
+}
+
+std::vector<JobOutcome> WorkerPool::run_batch(const std::vector<ClaimedJob>& jobs) {
+  std::vector<JobOutcome> out;
+  out.reserve(jobs.size());
+  {
+    std::lock_guard lock(mu_);
+    batch_started_[std::this_thread::get_id()] = mono_ns();
+  }
+  for (const ClaimedJob& job : jobs) out.push_back(run_one(job));
+  {
+    std::lock_guard lock(mu_);
+    batch_started_.erase(std::this_thread::get_id());
+  }
+  cv_.notify_all();  // stop() waits for running_ to drain
+  return out;
+}
+
+JobOutcome WorkerPool::run_one(const ClaimedJob& job) {
+  std::stop_source src;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return outcome(JobOutcome::Interrupted, job.seq);
+    running_.emplace(job.seq, src);
+  }
+  JobOutcome o = outcome(JobOutcome::Completed, job.seq);
+  try {
+    Prediction p = model_.predict(job.input, src.get_token());
+    o.label = std::move(p.label);
+    o.score = p.score;
+    o.detail_json = p.detail.dump();
+  } catch (const std::exception& e) {
+    o.error = e.what();
+    o.kind = JobOutcome::Failed;
+  }
+  bool stopping;
+  {
+    std::lock_guard lock(mu_);
+    running_.erase(job.seq);
+    stopping = stopping_;
+  }
+  if (o.kind == JobOutcome::Failed) {
+    if (stopping && src.stop_requested()) {
+      o.kind = JobOutcome::Interrupted;  // shutdown, not the job's fault
+    } else if (job.attempts < store_.max_attempts()) {
+      o.kind = JobOutcome::Retry;
+      int64_t delay = opt_.retry_base_ms << std::min(job.attempts - 1, 16);
+      o.run_after_ms = wall_ms() + std::min(delay, opt_.retry_max_ms);
+    }
+  }
+  return o;
+}
+
+void WorkerPool::schedule_retries(const std::vector<JobOutcome>& outcomes) {
+  std::lock_guard lock(mu_);
+  for (auto& o : outcomes)
+    if (o.kind == JobOutcome::Retry) delayed_.emplace(o.run_after_ms, o.seq);
+}
+
+}  // namespace mlgate

@@ -1,0 +1,82 @@
+// worker_pool.hpp: std::jthread workers that run the model on stored jobs.
+//
+// Contract:
+// - Workers take ready jobs from an in-memory queue of job sequence numbers
+//   (bounded, since the store bounds unfinished jobs), claim them in the store
+//   in batches (one commit marks many running), run the model, and record
+//   each outcome (one commit per batch).
+// - A failed attempt is retried with exponential backoff until the store's
+//   max_attempts, then the job is `failed` with the model's error.
+// - cancel(seq) asks the running job's model to stop through its stop_token.
+// - stop(grace): no new job starts; running jobs get `grace` to finish, then
+//   their stop_token is requested; jobs left unrun stay `pending` on disk.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "job_store.hpp"
+#include "model.hpp"
+
+namespace mlgate {
+
+struct WorkerOptions {
+  int workers = 2;
+  size_t batch = 32;                 // jobs claimed per commit
+  int64_t retry_base_ms = 500;       // first retry delay; doubles per attempt
+  int64_t retry_max_ms = 60'000;
+};
+
+class WorkerPool {
+ public:
+  WorkerPool(JobStore& store, Model& model, WorkerOptions opt);
+  ~WorkerPool();  // stop(0)
+
+  // Queues every pending job on disk, oldest first, then starts the workers.
+  void start();
+  // A newly stored job. Never blocks on the model.
+  void submit(int64_t seq);
+  // Asks a running job's model to stop; false if it is not running here.
+  bool cancel(int64_t seq);
+  void stop(std::chrono::milliseconds grace);
+
+  // Called with each job's seq once its outcome is committed (Prefer: wait).
+  void set_on_finished(std::function<void(int64_t)> fn) { on_finished_ = std::move(fn); }
+
+  size_t queued() const;
+  size_t running() const;
+  // Monotonic ns since the oldest running batch started, 0 when idle.
+  int64_t oldest_running_ns() const;
+
+ private:
+  void worker_loop(std::stop_token st);
+  std::vector<int64_t> take_batch(std::stop_token st);
+  std::vector<JobOutcome> run_batch(const std::vector<ClaimedJob>& jobs);
+  JobOutcome run_one(const ClaimedJob& job);
+  void schedule_retries(const std::vector<JobOutcome>& outcomes);
+
+  JobStore& store_;
+  Model& model_;
+  WorkerOptions opt_;
+  std::function<void(int64_t)> on_finished_;
+
+  mutable std::mutex mu_;          // guards every member below
+  std::condition_variable_any cv_;
+  std::deque<int64_t> ready_;
+  std::multimap<int64_t, int64_t> delayed_;  // run_after wall ms -> seq
+  std::unordered_map<int64_t, std::stop_source> running_;  // seq -> its stop
+  std::unordered_map<std::thread::id, int64_t> batch_started_;  // mono ns
+  bool stopping_ = false;
+
+  std::vector<std::jthread> threads_;
+};
+
+}  // namespace mlgate
