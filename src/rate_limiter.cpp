@@ -1,0 +1,519 @@
+// rate_limiter.cpp: see rate_limiter.hpp for the contract.
+#include "rate_limiter.hpp"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <stdexcept>
+#include <system_error>
+
+namespace mlgate {
+
+// ---------------------------------------------------------------- hashing
+
+namespace detail {
+
+namespace {
+inline void sip_round(uint64_t& v0, uint64_t& v1, uint64_t& v2, uint64_t& v3) {
+  v0 += v1; v1 = std::rotl(v1, 13); v1 ^= v0; v0 = std::rotl(v0, 32);
+  v2 += v3; v3 = std::rotl(v3, 16); v3 ^= v2;
+  v0 += v3; v3 = std::rotl(v3, 21); v3 ^= v0;
+  v2 += v1; v1 = std::rotl(v1, 17); v1 ^= v2; v2 = std::rotl(v2, 32);
+}
+
+inline uint64_t load_le64(const unsigned char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+}  // namespace
+
+template <int C, int D>
+uint64_t siphash(const HashSeed& key, std::string_view data) {
+  uint64_t v0 = key.k0 ^ 0x736f6d6570736575ULL;
+  uint64_t v1 = key.k1 ^ 0x646f72616e646f6dULL;
+  uint64_t v2 = key.k0 ^ 0x6c7967656e657261ULL;
+  uint64_t v3 = key.k1 ^ 0x7465646279746573ULL;
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  const size_t n = data.size();
+  const size_t whole = n & ~size_t{7};
+  for (size_t i = 0; i < whole; i += 8) {
+    const uint64_t m = load_le64(p + i);
+    v3 ^= m;
+    for (int r = 0; r < C; ++r) sip_round(v0, v1, v2, v3);
+    v0 ^= m;
+  }
+  uint64_t b = static_cast<uint64_t>(n) << 56;
+  for (size_t i = whole; i < n; ++i) b |= static_cast<uint64_t>(p[i]) << (8 * (i - whole));
+  v3 ^= b;
+  for (int r = 0; r < C; ++r) sip_round(v0, v1, v2, v3);
+  v0 ^= b;
+  v2 ^= 0xff;
+  for (int r = 0; r < D; ++r) sip_round(v0, v1, v2, v3);
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+template uint64_t siphash<1, 3>(const HashSeed&, std::string_view);
+template uint64_t siphash<2, 4>(const HashSeed&, std::string_view);
+
+}  // namespace detail
+
+HashSeed random_seed() {
+  uint64_t words[2];
+  auto* p = reinterpret_cast<unsigned char*>(words);
+  size_t got = 0;
+  while (got < sizeof words) {
+    const ssize_t n = getrandom(p + got, sizeof words - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "getrandom");
+    }
+    got += static_cast<size_t>(n);
+  }
+  return {words[0], words[1]};
+}
+
+// ---------------------------------------------------------------- parsing
+
+namespace {
+
+constexpr int64_t kMaxPerSecond = 1'000'000;
+constexpr int64_t kMaxBurstSpanNs = int64_t{30} * 24 * 3600 * kNsPerSecond;
+
+// Operator input goes into an error line: keep it printable.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (s.size() > 64) out += "...";
+  return out;
+}
+
+// Strict decimal: digits only (no sign, no spaces). Values past 10^18 are
+// reported as too large rather than wrapped.
+struct Count {
+  int64_t value = 0;
+  const char* error = nullptr;
+};
+Count parse_count(std::string_view s, const char* what_bad, const char* what_large) {
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return {0, what_bad};
+  const size_t zeros = std::min(s.find_first_not_of('0'), s.size() - 1);
+  if (s.size() - zeros > 18) return {0, what_large};
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return {v, nullptr};
+}
+
+std::optional<int64_t> unit_ns(std::string_view unit) {
+  if (unit == "s") return kNsPerSecond;
+  if (unit == "min") return 60 * kNsPerSecond;
+  if (unit == "h") return 3600 * kNsPerSecond;
+  return std::nullopt;
+}
+
+RateParse fail(std::string_view text, std::string_view why) {
+  return {std::nullopt, "invalid rate \"" + printable(text) + "\": " + std::string(why)};
+}
+
+}  // namespace
+
+bool valid_policy_name(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+  });
+}
+
+RateParse parse_rate(std::string_view text, std::string_view name) {
+  if (!valid_policy_name(name))
+    return fail(text, "policy name \"" + printable(name) + "\" must be 1-32 of A-Z a-z 0-9 _ . -");
+  std::string_view rate = text, extra;
+  if (auto comma = text.find(','); comma != std::string_view::npos) {
+    rate = text.substr(0, comma);
+    extra = text.substr(comma + 1);
+  }
+  const auto slash = rate.find('/');
+  if (slash == std::string_view::npos) return fail(text, "expected N/s, N/min or N/h");
+  const Count count = parse_count(rate.substr(0, slash), "the count must be a whole number",
+                                  "more than 1000000 requests a second");
+  if (count.error) return fail(text, count.error);
+  if (count.value < 1) return fail(text, "the count must be at least 1");
+  const auto period = unit_ns(rate.substr(slash + 1));
+  if (!period) return fail(text, "the unit must be s, min or h");
+  if (count.value > kMaxPerSecond * (*period / kNsPerSecond))
+    return fail(text, "more than 1000000 requests a second");
+
+  RatePolicy p{std::string(name), count.value, *period, count.value};
+  if (text.find(',') != std::string_view::npos) {
+    constexpr std::string_view kBurst = "burst=";
+    if (extra.substr(0, kBurst.size()) != kBurst) return fail(text, "after the comma expected burst=B");
+    const Count burst = parse_count(extra.substr(kBurst.size()), "the burst must be a whole number",
+                                    "the burst takes more than 30 days to refill");
+    if (burst.error) return fail(text, burst.error);
+    if (burst.value < 1) return fail(text, "the burst must be at least 1");
+    p.burst = burst.value;
+  }
+  if (p.burst > kMaxBurstSpanNs / p.emission_ns())
+    return fail(text, "the burst takes more than 30 days to refill");
+  return {std::move(p), {}};
+}
+
+// ---------------------------------------------------------------- GCRA
+
+namespace {
+
+struct Outcome {
+  Decision d;
+  int64_t new_tat;  // the TAT to store if allowed
+};
+
+// The whole algorithm. `tat` is the stored TAT, or now for an unknown client
+// (an unknown client and one whose TAT has passed are the same thing).
+Outcome evaluate(const RatePolicy& p, int64_t tat, int64_t now) {
+  const int64_t T = p.emission_ns();
+  const int64_t span = p.burst_span_ns();
+  tat = std::max(tat, now);
+  const int64_t new_tat = tat + T;
+  const int64_t allow_at = new_tat - span;  // == tat - (B-1)*T
+  Outcome o{{}, new_tat};
+  if (now < allow_at) {
+    const int64_t wait = allow_at - now;
+    o.d.allowed = false;
+    o.d.remaining = 0;
+    o.d.wait_ns = wait;
+    o.d.retry_after_s = detail::ceil_seconds(wait);  // wait > 0, so >= 1
+    o.d.reset_s = o.d.retry_after_s;                 // same instant
+    o.d.full_ns = tat - now;
+    return o;
+  }
+  const int64_t level = new_tat - now;          // in (0, span]
+  const int64_t r = (span - level) / T;         // whole requests left
+  const int64_t next_unit = level - (p.burst - r - 1) * T;  // in (0, T]
+  o.d.allowed = true;
+  o.d.remaining = r;
+  o.d.reset_s = detail::ceil_seconds(next_unit);
+  o.d.full_ns = level;
+  return o;
+}
+
+}  // namespace
+
+std::string ratelimit_policy_item(const RatePolicy& p) {
+  // Names are restricted by valid_policy_name, so they need no escaping
+  // inside a structured-field string.
+  return "\"" + p.name + "\";q=" + std::to_string(p.count) +
+         ";w=" + std::to_string(p.period_ns / kNsPerSecond);
+}
+
+std::string ratelimit_item(const RatePolicy& p, const Decision& d) {
+  return "\"" + p.name + "\";r=" + std::to_string(d.remaining) + ";t=" + std::to_string(d.reset_s);
+}
+
+std::string rate_limited_message(int64_t retry_after_s) {
+  return "Rate limit exceeded. Try again in " + std::to_string(retry_after_s) + " seconds.";
+}
+
+// ---------------------------------------------------------------- table
+
+// One bucket: two cache lines. key 0 marks an empty slot (hashes are never 0).
+struct alignas(64) RateLimiter::Bucket {
+  uint64_t key[kWays];
+  int64_t tat[kWays];
+};
+static_assert(sizeof(uint64_t) + sizeof(int64_t) == RateLimiter::kBytesPerEntry);
+
+namespace {
+// Counters are written only under their shard's mutex (a plain load+store,
+// no locked instruction) and read lock-free by stats(): relaxed atomics.
+struct alignas(64) CounterLine {
+  std::atomic<uint64_t> v[8];
+};
+inline void bump(std::atomic<uint64_t>& c) {
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+}  // namespace
+
+struct alignas(64) RateLimiter::Shard {
+  // Guards this shard's buckets (keys and TATs). Counters below are
+  // modified only while it is held.
+  mutable std::mutex mu;
+  Bucket* buckets = nullptr;
+  std::atomic<uint64_t> entries{0};
+  std::atomic<uint64_t> forced_evictions{0};
+  std::atomic<uint64_t> refilled_reused{0};
+  std::unique_ptr<CounterLine[]> counters;  // [policy*2 + (refused ? 1 : 0)]
+};
+
+RateLimiter::RateLimiter(std::vector<RatePolicy> policies, LimiterOptions options) {
+  if (policies.empty()) throw std::invalid_argument("rate limiter: no policies");
+  if (policies.size() > 1'000'000) throw std::invalid_argument("rate limiter: too many policies");
+  seed_ = options.seed ? *options.seed : random_seed();
+  for (auto& p : policies) {
+    if (!valid_policy_name(p.name)) throw std::invalid_argument("rate limiter: bad policy name");
+    if (p.count < 1 || p.period_ns < 1 || p.burst < 1 || p.burst > kMaxBurstSpanNs / p.emission_ns())
+      throw std::invalid_argument("rate limiter: invalid policy " + p.name);
+    if (find_policy(p.name)) throw std::invalid_argument("rate limiter: duplicate policy " + p.name);
+    // Per-policy SipHash key: one process seed, independent hashes per
+    // policy, and stable across restarts (it depends on the name, not the
+    // policy's position in the list).
+    const std::string tag = "mlgate.ratelimit.policy:" + p.name;
+    const HashSeed key{detail::siphash<1, 3>(seed_, tag + "#0"), detail::siphash<1, 3>(seed_, tag + "#1")};
+    max_burst_span_ns_ = std::max(max_burst_span_ns_, p.burst_span_ns());
+    policies_.push_back({std::move(p), key});
+  }
+
+  shard_count_ = std::clamp<size_t>(options.shards, 1, 256);
+  const size_t per_shard = (std::max<size_t>(options.capacity, 1) + shard_count_ - 1) / shard_count_;
+  buckets_per_shard_ = (per_shard + kWays - 1) / kWays;
+  capacity_ = buckets_per_shard_ * kWays * shard_count_;
+  const size_t nbuckets = buckets_per_shard_ * shard_count_;
+  // value-initialised: every key 0 (empty), and every page touched now, so
+  // the resident size does not grow as clients arrive.
+  buckets_.reset(new Bucket[nbuckets]());
+  shards_.reset(new Shard[shard_count_]);
+  const size_t lines = (policies_.size() * 2 + 7) / 8;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    shards_[i].buckets = buckets_.get() + i * buckets_per_shard_;
+    shards_[i].counters.reset(new CounterLine[lines]());
+  }
+}
+
+RateLimiter::~RateLimiter() = default;
+
+std::optional<PolicyId> RateLimiter::find_policy(std::string_view name) const {
+  for (size_t i = 0; i < policies_.size(); ++i)
+    if (policies_[i].policy.name == name) return static_cast<PolicyId>(i);
+  return std::nullopt;
+}
+
+uint64_t RateLimiter::key_hash(PolicyId id, std::string_view client) const {
+  const uint64_t h = detail::siphash<1, 3>(policies_[id].key, client);
+  return h == 0 ? 1 : h;  // 0 marks an empty slot
+}
+
+// Multiply-shift maps 32 uniform bits onto [0, n) without a division.
+static inline size_t reduce(uint64_t bits32, size_t n) {
+  return static_cast<size_t>((bits32 * n) >> 32);
+}
+
+RateLimiter::Shard& RateLimiter::shard_for(uint64_t h) const {
+  return shards_[reduce(h & 0xffffffffu, shard_count_)];
+}
+
+void RateLimiter::buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const {
+  // The hash is a keyed PRF output, so its bits are independent; the second
+  // choice comes from a remix so that it does not share bits with the first.
+  const uint64_t h2 = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL;
+  b1 = s.buckets + reduce(h >> 32, buckets_per_shard_);
+  b2 = s.buckets + reduce(h2 >> 32, buckets_per_shard_);
+}
+
+std::optional<RateLimiter::Slot> RateLimiter::find(Bucket* b1, Bucket* b2, uint64_t h) const {
+  for (size_t w = 0; w < kWays; ++w)
+    if (b1->key[w] == h) return Slot{b1, w};
+  if (b2 != b1)
+    for (size_t w = 0; w < kWays; ++w)
+      if (b2->key[w] == h) return Slot{b2, w};
+  return std::nullopt;
+}
+
+// A slot for a new client in b1 or b2; the caller holds s.mu and writes key
+// and TAT. Order of preference:
+//  1. an empty slot, in the emptier bucket (keeps the two-choice balance);
+//  2. a slot whose entry has fully refilled (TAT <= now). Forgetting such an
+//     entry changes no decision: an unknown client is evaluated with
+//     TAT = now, and max(TAT, now) == now for every TAT <= now, so the
+//     client's next request gets exactly the answer it would have got;
+//  3. the entry with the smallest TAT: the one that will refill first, so
+//     forgetting it grants the least extra allowance. That is a real loss of
+//     information, and forced_evictions counts it.
+RateLimiter::Slot RateLimiter::claim_slot(Shard& s, Bucket* b1, Bucket* b2, int64_t now_ns) {
+  Bucket* cand[2] = {b1, b2};
+  const size_t nc = (b1 == b2) ? 1 : 2;
+  std::optional<Slot> empty;
+  size_t best_free = 0;
+  for (size_t c = 0; c < nc; ++c) {
+    size_t free = 0, first = kWays;
+    for (size_t w = 0; w < kWays; ++w)
+      if (cand[c]->key[w] == 0 && free++ == 0) first = w;
+    if (free > best_free) { best_free = free; empty = Slot{cand[c], first}; }
+  }
+  if (empty) {
+    bump(s.entries);
+    return *empty;
+  }
+  Slot oldest{b1, 0};
+  for (size_t c = 0; c < nc; ++c)
+    for (size_t w = 0; w < kWays; ++w) {
+      if (cand[c]->tat[w] <= now_ns) {
+        bump(s.refilled_reused);
+        return Slot{cand[c], w};
+      }
+      if (cand[c]->tat[w] < oldest.bucket->tat[oldest.way]) oldest = Slot{cand[c], w};
+    }
+  bump(s.forced_evictions);
+  return oldest;
+}
+
+void RateLimiter::count_decision(Shard& s, PolicyId id, bool allowed) {
+  const size_t i = size_t{id} * 2 + (allowed ? 0 : 1);
+  bump(s.counters[i / 8].v[i % 8]);
+}
+
+Decision RateLimiter::decide(PolicyId id, std::string_view client, int64_t now_ns) {
+  const RatePolicy& p = policies_[id].policy;
+  const uint64_t h = key_hash(id, client);
+  Shard& s = shard_for(h);
+  Bucket *b1, *b2;
+  buckets_for(s, h, b1, b2);
+
+  std::lock_guard lock(s.mu);
+  const auto slot = find(b1, b2, h);
+  const Outcome o = evaluate(p, slot ? slot->bucket->tat[slot->way] : now_ns, now_ns);
+  if (o.d.allowed) {
+    const Slot w = slot ? *slot : claim_slot(s, b1, b2, now_ns);
+    w.bucket->key[w.way] = h;
+    w.bucket->tat[w.way] = o.new_tat;
+  }
+  count_decision(s, id, o.d.allowed);
+  return o.d;
+}
+
+Decision RateLimiter::peek(PolicyId id, std::string_view client, int64_t now_ns) const {
+  const uint64_t h = key_hash(id, client);
+  Shard& s = shard_for(h);
+  Bucket *b1, *b2;
+  buckets_for(s, h, b1, b2);
+  std::lock_guard lock(s.mu);
+  const auto slot = find(b1, b2, h);
+  return evaluate(policies_[id].policy, slot ? slot->bucket->tat[slot->way] : now_ns, now_ns).d;
+}
+
+// ---------------------------------------------------------------- persistence
+
+LimiterSnapshot RateLimiter::snapshot(int64_t now_mono_ns, int64_t now_wall_ns) const {
+  LimiterSnapshot snap{seed_, {}};
+  snap.entries.reserve(entries());
+  for (size_t i = 0; i < shard_count_; ++i) {
+    const Shard& s = shards_[i];
+    std::lock_guard lock(s.mu);
+    for (size_t b = 0; b < buckets_per_shard_; ++b)
+      for (size_t w = 0; w < kWays; ++w) {
+        const Bucket& bk = s.buckets[b];
+        if (bk.key[w] != 0 && bk.tat[w] > now_mono_ns)
+          snap.entries.push_back({bk.key[w], bk.tat[w] - now_mono_ns + now_wall_ns});
+      }
+  }
+  return snap;
+}
+
+RateLimiter::RestoreResult RateLimiter::restore(const LimiterSnapshot& snap, int64_t now_mono_ns,
+                                                int64_t now_wall_ns) {
+  RestoreResult res;
+  if (!(snap.seed == seed_)) return res;
+  res.seed_matches = true;
+  for (const SnapshotEntry& e : snap.entries) {
+    if (e.key == 0) continue;
+    if (e.tat_unix_ns <= now_wall_ns) {  // refilled while we were down
+      ++res.dropped_refilled;
+      continue;
+    }
+    // ahead: how long until this entry has refilled, the same on both clocks.
+    int64_t ahead = 0;
+    if (__builtin_sub_overflow(e.tat_unix_ns, now_wall_ns, &ahead)) ahead = max_burst_span_ns_;
+    const int64_t tat = now_mono_ns + std::min(ahead, max_burst_span_ns_);
+    Shard& s = shard_for(e.key);
+    Bucket *b1, *b2;
+    buckets_for(s, e.key, b1, b2);
+    std::lock_guard lock(s.mu);
+    const auto found = find(b1, b2, e.key);
+    const Slot w = found ? *found : claim_slot(s, b1, b2, now_mono_ns);
+    w.bucket->key[w.way] = e.key;
+    w.bucket->tat[w.way] = found ? std::max(tat, w.bucket->tat[w.way]) : tat;
+    ++res.restored;
+  }
+  return res;
+}
+
+namespace {
+constexpr std::string_view kSnapshotMagic = "MLGRL1";
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t get_u64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+}  // namespace
+
+std::string encode_snapshot(const LimiterSnapshot& snap) {
+  std::string out(kSnapshotMagic);
+  out.reserve(kSnapshotMagic.size() + 24 + snap.entries.size() * 16);
+  put_u64(out, snap.seed.k0);
+  put_u64(out, snap.seed.k1);
+  put_u64(out, snap.entries.size());
+  for (const auto& e : snap.entries) {
+    put_u64(out, e.key);
+    put_u64(out, static_cast<uint64_t>(e.tat_unix_ns));
+  }
+  return out;
+}
+
+std::optional<LimiterSnapshot> decode_snapshot(std::string_view bytes) {
+  constexpr size_t kHeader = kSnapshotMagic.size() + 24;
+  if (bytes.size() < kHeader || bytes.substr(0, kSnapshotMagic.size()) != kSnapshotMagic)
+    return std::nullopt;
+  const char* p = bytes.data() + kSnapshotMagic.size();
+  LimiterSnapshot snap;
+  snap.seed = {get_u64(p), get_u64(p + 8)};
+  const uint64_t n = get_u64(p + 16);
+  if (n > (bytes.size() - kHeader) / 16 || bytes.size() != kHeader + n * 16) return std::nullopt;
+  snap.entries.resize(n);
+  p = bytes.data() + kHeader;
+  for (uint64_t i = 0; i < n; ++i, p += 16)
+    snap.entries[i] = {get_u64(p), static_cast<int64_t>(get_u64(p + 8))};
+  return snap;
+}
+
+// ---------------------------------------------------------------- counters
+
+size_t RateLimiter::entries() const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < shard_count_; ++i) n += shards_[i].entries.load(std::memory_order_relaxed);
+  return n;
+}
+
+uint64_t RateLimiter::forced_evictions() const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < shard_count_; ++i)
+    n += shards_[i].forced_evictions.load(std::memory_order_relaxed);
+  return n;
+}
+
+LimiterStats RateLimiter::stats() const {
+  LimiterStats st;
+  st.capacity = capacity_;
+  st.entries = entries();
+  st.forced_evictions = forced_evictions();
+  for (const auto& ps : policies_) st.policies.push_back({ps.policy.name, 0, 0});
+  for (size_t i = 0; i < shard_count_; ++i) {
+    const Shard& s = shards_[i];
+    st.refilled_reused += s.refilled_reused.load(std::memory_order_relaxed);
+    for (size_t p = 0; p < policies_.size(); ++p) {
+      st.policies[p].allowed += s.counters[(2 * p) / 8].v[(2 * p) % 8].load(std::memory_order_relaxed);
+      st.policies[p].refused += s.counters[(2 * p + 1) / 8].v[(2 * p + 1) % 8].load(std::memory_order_relaxed);
+    }
+  }
+  return st;
+}
+
+}  // namespace mlgate
