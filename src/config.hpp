@@ -1,0 +1,77 @@
+// config.hpp: everything `mlgate serve` can be told, with defaults and units.
+//
+// Every field has a flag (--port), an environment variable (MLGATE_PORT)
+// and a key in the optional JSON config file ("port"). Precedence: flag,
+// then environment, then file, then the default written here. A repeatable
+// flag (--tier, --trusted-proxy, --cors-origin) given on the command line
+// replaces the environment's and the file's list rather than adding to it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlgate {
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::string data_dir;  // default: $STATE_DIRECTORY, else ./mlgate-data
+  int workers = 2;       // model worker threads
+
+  // Rate limits (RATE: N/s, N/min or N/h, optionally ",burst=B").
+  std::string limit_ip = "50/s,burst=100";  // per client address, every route
+  std::map<std::string, std::string> tiers = {{"free", "5/min"}, {"premium", "20/min"}};
+  std::string limit_poll = "10/s,burst=20";  // per key, GET and DELETE job routes
+  std::string limit_auth_fail = "20/min";    // failed key attempts per address
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
+  int ipv6_prefix = 64;                      // IPv6 clients are limited per prefix
+  size_t limit_table_size = 100'000;         // clients the limiter remembers
+
+  // HTTP.
+  size_t max_body_bytes = 64 * 1024;
+  size_t max_connections = 256;  // connection threads; past this, 503
+  int keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
+  int read_timeout_s = 10;       // a request's headers and body must arrive within this per read
+  std::vector<std::string> cors_origins;  // exact origins; none: CORS off
+  bool access_log = true;
+  std::string tls_cert, tls_key;  // both set: HTTPS
+
+  // Jobs.
+  size_t queue_max = 10'000;     // unfinished jobs; past this, 503
+  int max_attempts = 3;
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  int64_t shutdown_grace_ms = 10'000;
+  int wait_max_s = 30;           // Prefer: wait=N is capped at this
+
+  // Model.
+  std::string model = "sentiment";  // or "exec"
+  std::string lexicon;              // sentiment: replace the word lexicon
+  std::string exec_command;         // exec: the child's command line
+  int64_t exec_timeout_ms = 30'000;
+};
+
+struct ConfigResult {
+  std::optional<Config> config;
+  std::string error;  // one line, for standard error; exit status 2
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// Parses `serve`'s arguments (after the subcommand) with the environment
+// and the config file they name (--config F or MLGATE_CONFIG).
+ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvLookup& env);
+
+// "90s", "24h", "30d", "15m" -> milliseconds; nullopt when malformed.
+std::optional<int64_t> parse_duration_ms(std::string_view s);
+
+// The default data directory: $STATE_DIRECTORY (systemd) or ./mlgate-data.
+std::string default_data_dir(const EnvLookup& env);
+
+// Help text of `serve`, generated from the same option table.
+std::string serve_usage();
+
+}  // namespace mlgate

@@ -1,0 +1,76 @@
+#include "log.hpp"
+
+#include <unistd.h>
+
+#include "clock.hpp"
+
+namespace mlgate {
+
+Log& Log::instance() {
+  static Log log;
+  return log;
+}
+
+Log::Log() : thread_([this](std::stop_token st) { run(st); }) {}
+
+Log::~Log() {
+  flush();
+  thread_.request_stop();
+}
+
+void Log::write(std::string_view level, std::string_view msg, nlohmann::json fields) {
+  nlohmann::json j = {{"ts", rfc3339(wall_ms())}, {"level", level}, {"msg", msg}};
+  if (fields.is_object())
+    for (auto& [k, v] : fields.items()) j[k] = std::move(v);
+  // Replace invalid UTF-8 rather than throw: a log line must never fail.
+  line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void Log::line(std::string s) {
+  s.push_back('\n');
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= kMaxQueued) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    queue_.push_back(std::move(s));
+    ++queued_total_;
+  }
+  cv_.notify_one();
+}
+
+void Log::flush() {
+  std::unique_lock lock(mu_);
+  uint64_t target = queued_total_;
+  cv_.notify_one();
+  flushed_cv_.wait(lock, [&] { return written_total_ >= target; });
+}
+
+void Log::run(std::stop_token st) {
+  std::vector<std::string> batch;
+  std::string buf;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, st, [&] { return !queue_.empty(); });
+      if (queue_.empty()) return;
+      batch.swap(queue_);
+    }
+    buf.clear();
+    for (auto& s : batch) buf += s;
+    for (size_t off = 0; off < buf.size();) {
+      ssize_t n = ::write(STDERR_FILENO, buf.data() + off, buf.size() - off);
+      if (n <= 0) break;  // stderr gone: nothing useful left to do
+      off += static_cast<size_t>(n);
+    }
+    {
+      std::lock_guard lock(mu_);
+      written_total_ += batch.size();
+    }
+    flushed_cv_.notify_all();
+    batch.clear();
+  }
+}
+
+}  // namespace mlgate

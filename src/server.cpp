@@ -1,0 +1,824 @@
+// server.cpp: the HTTP layer. The pre-routing handler is a short chain of
+// named checks, cheapest first, each returning early with a complete
+// response (DESIGN.md, "Request pipeline"); the route table below is the
+// one place that says who may call what, read by the checks, the router and
+// the OpenAPI document alike.
+#include "server.hpp"
+
+#include <httplib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <unordered_map>
+
+#include "api_key.hpp"
+#include "client_address.hpp"
+#include "clock.hpp"
+#include "conn_pool.hpp"
+#include "job_store.hpp"
+#include "key_store.hpp"
+#include "log.hpp"
+#include "metrics.hpp"
+#include "rate_limiter.hpp"
+#include "routes.hpp"
+#include "validation.hpp"
+#include "worker_pool.hpp"
+
+namespace mlgate {
+
+using httplib::Request;
+using httplib::Response;
+using json = nlohmann::json;
+using HR = httplib::Server::HandlerResponse;
+
+namespace {
+
+// The library's listen backlog is a compiled-in 5; the listening socket is
+// a protected member, so a subclass can listen on it again with a real one.
+template <class Base>
+struct BacklogServer : Base {
+  using Base::Base;
+  void raise_backlog(int n) { ::listen(this->svr_sock_, n); }
+};
+
+// What the checks learned about a request, for the handler and the log.
+// Each connection thread serves one request at a time, and the library runs
+// the pre-routing handler, the route handler and the logger on that thread.
+struct RequestCtx {
+  const Route* route = nullptr;
+  std::shared_ptr<const KeyRecord> key;
+  std::string client;
+  std::string rl_policy, rl_state;  // RateLimit-Policy / RateLimit values
+  int64_t start_ns = 0;
+  uint64_t id = 0;
+};
+thread_local RequestCtx t_ctx;
+
+void set_json(Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+}
+
+void set_detail(Response& res, int status, std::string_view detail) {
+  set_json(res, status, json{{"detail", detail}});
+}
+
+bool has_body(const Request& req) {
+  if (req.has_header("Transfer-Encoding")) return true;
+  auto cl = req.get_header_value("Content-Length");
+  return !cl.empty() && cl != "0";
+}
+
+// A refusal sent before the body was read: the unread body must never be
+// parsed as the next request on this connection (request smuggling). The
+// response body goes out through a content provider that reports failure
+// once it has written everything, which makes the library close the
+// connection right after this response.
+void close_after(Response& res) {
+  std::string body = std::move(res.body);
+  res.body.clear();
+  res.set_header("Connection", "close");
+  auto shared = std::make_shared<std::string>(std::move(body));
+  res.set_content_provider(
+      shared->size(), "application/json",
+      [shared](size_t offset, size_t, httplib::DataSink& sink) {
+        sink.write(shared->data() + offset, shared->size() - offset);
+        return false;  // "failed": the library drops the connection
+      });
+}
+
+const char* status_text(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Request body too large";
+    case 414: return "Request URI too long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 431: return "Request header fields too large";
+    case 503: return "Service Unavailable";
+    default: return status < 500 ? "Bad Request" : "Internal error";
+  }
+}
+
+std::optional<size_t> parse_content_length(const std::string& v) {
+  if (v.empty() || v.size() > 18) return std::nullopt;
+  size_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  return n;
+}
+
+std::string presented_key(const Request& req) {
+  if (req.has_header("X-API-Key")) return req.get_header_value("X-API-Key");
+  auto auth = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.size() > kBearer.size() &&
+      strncasecmp(auth.c_str(), kBearer.data(), kBearer.size()) == 0)
+    return auth.substr(kBearer.size());
+  return "";
+}
+
+// The limiter's table as saved at the last shutdown or periodic save.
+std::optional<LimiterSnapshot> load_limiter_state(const std::string& db_path) {
+  Db db = Db::open(db_path, true);
+  Stmt st = db.prepare("SELECT data FROM limiter_state WHERE id = 1");
+  if (!st.step()) return std::nullopt;
+  auto snap = decode_snapshot(st.blob_view(0));
+  if (!snap) throw std::runtime_error("malformed limiter state");
+  return snap;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Config cfg;
+  std::unique_ptr<Model> model;
+  std::string db_path;
+  std::unique_ptr<JobStore> store;
+  std::unique_ptr<KeyCache> keys;
+  std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<WorkerPool> workers;
+  std::vector<CidrRange> trusted;
+  Metrics metrics;
+  JobWaiters waiters;
+
+  // Policy ids, resolved once.
+  PolicyId ip_policy = 0, auth_fail_policy = 0;
+  std::unordered_map<std::string, std::pair<PolicyId, PolicyId>> tier_policies;  // predict, poll
+  std::string default_tier = "free";
+
+  ConnPool* pool = nullptr;  // owned by the library once handed over
+  std::unique_ptr<httplib::Server> http;
+  std::function<void(int)> raise_backlog;
+  int bound_port = -1;
+  std::atomic<bool> draining{false};
+  std::function<void(const char*)> hook;
+
+  std::mutex stop_mu;  // serialises stop()
+  bool stopped = false;
+  std::jthread maintenance;
+
+  Impl(Config c, std::unique_ptr<Model> m);
+  void open_storage();
+  void build_limiter();
+  void build_http();
+  void save_limiter();
+  void maintain(std::stop_token st);
+
+  // The pre-routing chain.
+  HR pre_route(const Request& req, Response& res);
+  std::string client_of(const Request& req);
+  bool check_framing(const Request& req, Response& res);
+  bool check_limit(PolicyId id, const std::string& client, Response& res);
+  bool check_key(const Request& req, Response& res);
+  void add_cors(const Request& req, Response& res);
+  void finish_headers(Response& res);
+
+  // Handlers.
+  void h_root(const Request&, Response&);
+  void h_health(const Request&, Response&);
+  void h_predict(const Request&, Response&);
+  void h_get_job(const Request&, Response&);
+  void h_list_jobs(const Request&, Response&);
+  void h_cancel_job(const Request&, Response&);
+  void h_metrics(const Request&, Response&);
+  void h_openapi(const Request&, Response&);
+  void dispatch(const Request& req, Response& res);
+
+  void log_request(const Request& req, const Response& res);
+};
+
+Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), model(std::move(m)) {
+  open_storage();
+  build_limiter();
+  workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});
+  workers->set_on_finished([this](int64_t seq) {
+    metrics.jobs_finished.fetch_add(1, std::memory_order_relaxed);
+    waiters.notify(seq);
+  });
+  build_http();
+}
+
+void Server::Impl::open_storage() {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) throw StartupError("cannot create data directory " + cfg.data_dir + ": " + ec.message());
+  if (::access(cfg.data_dir.c_str(), W_OK) != 0)
+    throw StartupError("data directory " + cfg.data_dir + " is not writable: " + std::strerror(errno));
+  db_path = (std::filesystem::path(cfg.data_dir) / "mlgate.db").string();
+  try {
+    store = std::make_unique<JobStore>(JobStoreOptions{db_path, cfg.queue_max, cfg.max_attempts});
+    keys = std::make_unique<KeyCache>(db_path);
+  } catch (const std::exception& e) {
+    throw StartupError(std::string("cannot open database: ") + e.what());
+  }
+}
+
+void Server::Impl::build_limiter() {
+  std::vector<RatePolicy> policies;
+  auto add = [&](const std::string& rate, const std::string& name) {
+    auto p = parse_rate(rate, name);
+    if (!p) throw StartupError(p.error);
+    policies.push_back(*p.policy);
+    return static_cast<PolicyId>(policies.size() - 1);
+  };
+  ip_policy = add(cfg.limit_ip, "ip");
+  auth_fail_policy = add(cfg.limit_auth_fail, "auth_fail");
+  RatePolicy poll = *parse_rate(cfg.limit_poll, "poll").policy;
+  if (cfg.tiers.find(default_tier) == cfg.tiers.end())
+    throw StartupError("the tier \"free\" must stay defined (keys of unknown tiers use it)");
+  for (auto& [name, rate] : cfg.tiers) {
+    if (!valid_policy_name(name)) throw StartupError("--tier " + name + ": invalid tier name");
+    PolicyId predict = add(rate, name);
+    // Polling is never held tighter than submitting: a tier may always read
+    // its jobs at least as fast as it may create them.
+    const RatePolicy& p = policies[predict];
+    bool tier_faster = p.emission_ns() < poll.emission_ns();
+    PolicyId pollid = add(tier_faster ? rate : cfg.limit_poll, name + ".poll");
+    tier_policies[name] = {predict, pollid};
+  }
+  LimiterOptions lo;
+  lo.capacity = cfg.limit_table_size;
+  // A restarted server keeps its limits: reuse the saved hash seed and TATs.
+  std::optional<LimiterSnapshot> saved;
+  try {
+    saved = load_limiter_state(db_path);
+  } catch (const std::exception& e) {
+    Log::instance().warn("saved rate-limit state unreadable; starting empty",
+                         {{"error", e.what()}});
+  }
+  if (saved) lo.seed = saved->seed;
+  limiter = std::make_unique<RateLimiter>(std::move(policies), lo);
+  if (saved) limiter->restore(*saved, mono_ns(), wall_ms() * 1'000'000);
+  for (auto& cidr : cfg.trusted_proxies) {
+    auto c = CidrRange::parse(cidr);
+    if (!c) throw StartupError("--trusted-proxy " + cidr + ": " + c.error);
+    trusted.push_back(*c.range);
+  }
+}
+
+void Server::Impl::save_limiter() {
+  auto snap = limiter->snapshot(mono_ns(), wall_ms() * 1'000'000);
+  std::string blob = encode_snapshot(snap);
+  store->write([&](Db& db) {
+    db.prepare("INSERT INTO limiter_state (id, saved_at, data) VALUES (1, ?, ?) "
+               "ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data")
+        .bind(1, wall_ms())
+        .bind_blob(2, blob.data(), blob.size())
+        .run();
+  });
+}
+
+void Server::Impl::build_http() {
+  if (!cfg.tls_cert.empty()) {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    auto s = std::make_unique<BacklogServer<httplib::SSLServer>>(cfg.tls_cert.c_str(),
+                                                                 cfg.tls_key.c_str());
+    if (!s->is_valid()) throw StartupError("cannot load TLS certificate or key");
+    auto* raw = s.get();
+    raise_backlog = [raw](int n) { raw->raise_backlog(n); };
+    http = std::move(s);
+#else
+    throw StartupError("this build has no TLS support");
+#endif
+  } else {
+    auto s = std::make_unique<BacklogServer<httplib::Server>>();
+    auto* raw = s.get();
+    raise_backlog = [raw](int n) { raw->raise_backlog(n); };
+    http = std::move(s);
+  }
+  httplib::Server& h = *http;
+  h.new_task_queue = [this] {
+    pool = new ConnPool(cfg.max_connections);
+    return pool;
+  };
+  // Without TCP_NODELAY, keep-alive responses stall on Nagle + delayed ACK.
+  h.set_tcp_nodelay(true);
+  h.set_keep_alive_max_count(1'000'000);  // a busy connection is not cut after 5 requests
+  h.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
+  h.set_read_timeout(cfg.read_timeout_s, 0);
+  h.set_write_timeout(cfg.read_timeout_s, 0);
+  h.set_payload_max_length(cfg.max_body_bytes);
+  h.set_pre_routing_handler([this](const Request& q, Response& r) { return pre_route(q, r); });
+  // POST bodies are read by the library (within the cap), then dispatched here.
+  for (const Route& r : routes())
+    if (r.has_body) h.Post(r.path, [this](const Request& q, Response& s) { dispatch(q, s); });
+  h.set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
+    // Library-made errors (400 bad request line, 413, 414, 416...) get the
+    // contract's body; responses that already have one are left alone.
+    if (res.body.empty() && !res.content_provider_)
+      set_detail(res, res.status, status_text(res.status));
+    finish_headers(res);
+    (void)req;
+    return HR::Handled;
+  }));
+  h.set_exception_handler([](const Request&, Response& res, std::exception_ptr ep) {
+    // Never let the library put exception text in a header (CVE-2026-28434).
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const StorageUnavailable& e) {
+      Log::instance().error("storage unavailable", {{"error", e.what()}});
+      res.set_header("Retry-After", "5");
+      set_detail(res, 503, "Storage unavailable; try again later");
+      return;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    Log::instance().error("internal error", {{"error", what}});
+    set_detail(res, 500, "Internal error");
+  });
+  h.set_logger([this](const Request& q, const Response& r) { log_request(q, r); });
+}
+
+// ---- the pre-routing chain -------------------------------------------------
+
+HR Server::Impl::pre_route(const Request& req, Response& res) {
+  t_ctx = RequestCtx{};
+  t_ctx.start_ns = mono_ns();
+  t_ctx.id = metrics.next_request_id();
+  // Overlapping ranges multiply a response; mlgate serves no ranges.
+  const_cast<Request&>(req).ranges.clear();
+  auto refuse = [&]() {
+    finish_headers(res);
+    if (has_body(req)) close_after(res);
+    return HR::Handled;
+  };
+  if (ConnPool::waited()) {
+    res.set_header("Retry-After", "1");
+    set_detail(res, 503, "Server busy; try again later");
+    res.set_header("Connection", "close");
+    return refuse();
+  }
+  if (!check_framing(req, res)) return refuse();
+  t_ctx.client = client_of(req);
+  if (req.method == "OPTIONS") {
+    add_cors(req, res);
+    res.status = res.has_header("Access-Control-Allow-Origin") ? 204 : 404;
+    if (res.status == 404) set_detail(res, 404, "Not Found");
+    return refuse();
+  }
+  auto [route, method_ok] = find_route(req.method, req.path);
+  if (!route) {
+    set_detail(res, method_ok ? 404 : 405, method_ok ? "Not Found" : "Method Not Allowed");
+    return refuse();
+  }
+  t_ctx.route = route;
+  if (!check_limit(ip_policy, t_ctx.client, res)) return refuse();
+  if (route->scope != 0 && !check_key(req, res)) return refuse();
+  if (route->has_body) return HR::Unhandled;  // the library reads the body, then dispatch()
+  dispatch(req, res);
+  finish_headers(res);
+  return HR::Handled;
+}
+
+// The socket peer, or for a trusted proxy the forwarded client; never a
+// header the client could set itself (REMOTE_ADDR, CVE-2025-66570).
+std::string Server::Impl::client_of(const Request& req) {
+  std::string xff;
+  if (!trusted.empty()) {
+    size_t n = req.get_header_value_count("X-Forwarded-For");
+    for (size_t k = 0; k < n; ++k) {
+      if (k) xff += ',';
+      xff += req.get_header_value("X-Forwarded-For", k);
+    }
+  }
+  auto addr = resolve_client(req.remote_addr, xff, trusted);
+  return addr ? limiter_key(*addr, cfg.ipv6_prefix) : req.remote_addr;
+}
+
+// Bodies the library would mishandle are refused before it reads them:
+// chunked or length-less bodies ignore the size cap (CVE-2025-46728), gzip
+// bodies inflate past it (CVE-2026-22776), and a body on a GET would be
+// parsed as the next request.
+bool Server::Impl::check_framing(const Request& req, Response& res) {
+  if (req.headers.size() > 100) {
+    set_detail(res, 431, "Too many request headers");
+    return false;
+  }
+  if (req.has_header("Transfer-Encoding")) {
+    set_detail(res, 411, "Transfer-Encoding is not accepted; send Content-Length");
+    return false;
+  }
+  if (req.has_header("Content-Encoding")) {
+    set_detail(res, 415, "Content-Encoding is not accepted");
+    return false;
+  }
+  bool post = req.method == "POST";
+  if (!req.has_header("Content-Length")) {
+    if (post) {
+      set_detail(res, 411, "Content-Length required");
+      return false;
+    }
+    return true;
+  }
+  if (req.get_header_value_count("Content-Length") != 1) {
+    set_detail(res, 400, "More than one Content-Length");
+    return false;
+  }
+  auto len = parse_content_length(req.get_header_value("Content-Length"));
+  if (!len) {
+    set_detail(res, 400, "Malformed Content-Length");
+    return false;
+  }
+  if (!post && *len > 0) {
+    set_detail(res, 400, "This method takes no request body");
+    return false;
+  }
+  if (*len > cfg.max_body_bytes) {
+    set_detail(res, 413, "Request body too large (limit " + std::to_string(cfg.max_body_bytes) +
+                             " bytes)");
+    return false;
+  }
+  if (post) {
+    auto ct = req.get_header_value("Content-Type");
+    auto semi = ct.find(';');
+    std::string mime = ct.substr(0, semi);
+    while (!mime.empty() && mime.back() == ' ') mime.pop_back();
+    if (strcasecmp(mime.c_str(), "application/json") != 0) {
+      set_detail(res, 415, "Content-Type must be application/json");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Server::Impl::check_limit(PolicyId id, const std::string& client, Response& res) {
+  Decision d = limiter->decide(id, client, mono_ns());
+  const RatePolicy& p = limiter->policy(id);
+  auto append = [](std::string& s, const std::string& item) {
+    if (!s.empty()) s += ", ";
+    s += item;
+  };
+  append(t_ctx.rl_policy, ratelimit_policy_item(p));
+  append(t_ctx.rl_state, ratelimit_item(p, d));
+  if (d.allowed) return true;
+  metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+  res.set_header("Retry-After", std::to_string(d.retry_after_s));
+  set_detail(res, 429, rate_limited_message(d.retry_after_s));
+  return false;
+}
+
+bool Server::Impl::check_key(const Request& req, Response& res) {
+  // An address that keeps presenting bad keys is refused before its next
+  // guess is even looked at, until its failure budget refills.
+  Decision budget = limiter->peek(auth_fail_policy, t_ctx.client, mono_ns());
+  if (!budget.allowed) {
+    metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    res.set_header("Retry-After", std::to_string(budget.retry_after_s));
+    set_detail(res, 429, rate_limited_message(budget.retry_after_s));
+    return false;
+  }
+  auto key = keys->authenticate(presented_key(req), wall_ms());
+  if (!key) {
+    limiter->decide(auth_fail_policy, t_ctx.client, mono_ns());
+    metrics.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    res.set_header("WWW-Authenticate", "ApiKey header=\"X-API-Key\", Bearer");
+    set_detail(res, 401, "Invalid or missing API Key");
+    return false;
+  }
+  t_ctx.key = key;
+  if ((key->scopes & t_ctx.route->scope) != t_ctx.route->scope) {
+    set_detail(res, 403, "This API key lacks the \"" + format_scopes(t_ctx.route->scope) +
+                             "\" scope");
+    return false;
+  }
+  if (t_ctx.route->key_limit == KeyLimit::None) return true;
+  auto it = tier_policies.find(key->tier);
+  if (it == tier_policies.end()) it = tier_policies.find(default_tier);
+  PolicyId pid = t_ctx.route->key_limit == KeyLimit::Tier ? it->second.first : it->second.second;
+  return check_limit(pid, key->id, res);
+}
+
+void Server::Impl::add_cors(const Request& req, Response& res) {
+  if (cfg.cors_origins.empty() || !req.has_header("Origin")) return;
+  auto origin = req.get_header_value("Origin");
+  for (auto& allowed : cfg.cors_origins) {
+    if (origin != allowed) continue;
+    res.set_header("Access-Control-Allow-Origin", allowed);
+    res.set_header("Vary", "Origin");
+    if (req.method == "OPTIONS") {
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE");
+      res.set_header("Access-Control-Allow-Headers",
+                     "Content-Type, X-API-Key, Authorization, Idempotency-Key, Prefer");
+      res.set_header("Access-Control-Max-Age", "600");
+    } else {
+      res.set_header("Access-Control-Expose-Headers",
+                     "Location, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id");
+    }
+    return;
+  }
+}
+
+void Server::Impl::finish_headers(Response& res) {
+  if (res.has_header("X-Request-Id")) return;  // already done (error handler)
+  res.set_header("X-Request-Id", std::to_string(t_ctx.id));
+  if (!t_ctx.rl_policy.empty()) {
+    res.set_header("RateLimit-Policy", t_ctx.rl_policy);
+    res.set_header("RateLimit", t_ctx.rl_state);
+  }
+}
+
+void Server::Impl::dispatch(const Request& req, Response& res) {
+  if (!t_ctx.route) {  // cannot happen: every POST route passed pre_route
+    set_detail(res, 404, "Not Found");
+    return;
+  }
+  switch (t_ctx.route->id) {
+    case RouteId::Root: h_root(req, res); break;
+    case RouteId::Health: h_health(req, res); break;
+    case RouteId::Predict: h_predict(req, res); break;
+    case RouteId::GetJob: h_get_job(req, res); break;
+    case RouteId::ListJobs: h_list_jobs(req, res); break;
+    case RouteId::CancelJob: h_cancel_job(req, res); break;
+    case RouteId::Metrics: h_metrics(req, res); break;
+    case RouteId::OpenApi: h_openapi(req, res); break;
+  }
+  if (req.has_header("Origin")) add_cors(req, res);
+  finish_headers(res);
+}
+
+void Server::Impl::log_request(const Request& req, const Response& res) {
+  metrics.count_response(res.status);
+  if (!cfg.access_log) return;
+  // Only values mlgate chose or parsed: the route template (not the raw
+  // path), the key's public id, the resolved client address.
+  json j = {{"ts", rfc3339(wall_ms())},
+            {"level", "info"},
+            {"msg", "request"},
+            {"rid", t_ctx.id},
+            {"method", t_ctx.route ? t_ctx.route->method : "-"},
+            {"route", t_ctx.route ? t_ctx.route->path : "-"},
+            {"status", res.status},
+            {"ms", static_cast<double>(mono_ns() - t_ctx.start_ns) / 1e6},
+            {"key", t_ctx.key ? json(t_ctx.key->id) : json(nullptr)},
+            {"client", t_ctx.client}};
+  (void)req;
+  Log::instance().line(j.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// ---- handlers ----------------------------------------------------------------
+
+void Server::Impl::h_root(const Request&, Response& res) {
+  set_json(res, 200, {{"message", "mlgate: a machine-learning model behind a secure job API"},
+                      {"version", MLGATE_VERSION},
+                      {"model", model->name()}});
+}
+
+void Server::Impl::h_health(const Request&, Response& res) {
+  bool writable = store->writable();
+  int64_t busy = workers->oldest_running_ns();
+  bool stuck = busy > (cfg.exec_timeout_ms + 30'000) * 1'000'000LL;
+  bool ok = writable && !stuck && !draining.load();
+  set_json(res, ok ? 200 : 503,
+           {{"status", ok ? "healthy" : "unhealthy"},
+            {"version", MLGATE_VERSION},
+            {"database", writable ? "ok" : "failing"},
+            {"workers", stuck ? "stuck" : "ok"},
+            {"draining", draining.load()},
+            {"unfinished_jobs", store->unfinished()}});
+}
+
+void Server::Impl::h_predict(const Request& req, Response& res) {
+  if (draining.load()) {
+    res.set_header("Retry-After", "5");
+    set_detail(res, 503, "Server is shutting down; try again later");
+    return;
+  }
+  NewJob nj;
+  if (auto err = parse_predict_body(req.body, nj.input)) {
+    set_json(res, 422, validation_body(*err));
+    return;
+  }
+  nj.owner = t_ctx.key->owner;
+  nj.key_id = t_ctx.key->id;
+  if (req.has_header("Idempotency-Key")) {
+    auto ik = req.get_header_value("Idempotency-Key");
+    if (ik.empty() || ik.size() > 255) {
+      set_json(res, 422, validation_body({"Idempotency-Key", "must be 1 to 255 characters",
+                                          "value_error"}));
+      return;
+    }
+    nj.idempotency_key = ik;
+    auto h = sha256(req.body);
+    nj.request_hash.assign(reinterpret_cast<const char*>(h.data()), h.size());
+  }
+  int wait_s = parse_prefer_wait(req.get_header_value("Prefer"), cfg.wait_max_s);
+  InsertResult r = store->insert(nj, wall_ms());
+  switch (r.outcome) {
+    case InsertOutcome::QueueFull:
+      metrics.queue_full.fetch_add(1, std::memory_order_relaxed);
+      res.set_header("Retry-After", "1");
+      set_detail(res, 503, "Job queue is full; try again later");
+      return;
+    case InsertOutcome::Conflict:
+      set_json(res, 422, validation_body({"Idempotency-Key",
+                                          "this Idempotency-Key was used with a different body",
+                                          "value_error.idempotency_conflict"}));
+      return;
+    case InsertOutcome::Replayed: {
+      auto job = store->get(r.job.uuid, nj.owner);
+      res.set_header("Location", "/jobs/" + r.job.uuid);
+      set_json(res, 200, job_to_json(job ? *job : r.job));
+      return;
+    }
+    case InsertOutcome::Created:
+      break;
+  }
+  metrics.jobs_accepted.fetch_add(1, std::memory_order_relaxed);
+  res.set_header("Location", "/jobs/" + r.job.uuid);
+  if (wait_s > 0) {
+    auto token = waiters.expect(r.job.seq);
+    workers->submit(r.job.seq);
+    if (waiters.wait(token, std::chrono::seconds(wait_s))) {
+      if (auto job = store->get(r.job.uuid, nj.owner)) {
+        res.set_header("Preference-Applied", "wait=" + std::to_string(wait_s));
+        set_json(res, 200, job_to_json(*job));
+        return;
+      }
+    }
+  } else {
+    workers->submit(r.job.seq);
+  }
+  set_json(res, 202, job_to_json(r.job));
+}
+
+void Server::Impl::h_get_job(const Request& req, Response& res) {
+  auto job = store->get(path_param(req.path), t_ctx.key->owner);
+  if (!job) return set_detail(res, 404, "Job not found");
+  set_json(res, 200, job_to_json(*job));
+}
+
+void Server::Impl::h_list_jobs(const Request& req, Response& res) {
+  std::optional<std::string> status;
+  if (req.has_param("status")) {
+    status = req.get_param_value("status");
+    static const char* kStatuses[] = {"pending", "running", "completed", "failed", "canceled"};
+    if (std::none_of(std::begin(kStatuses), std::end(kStatuses),
+                     [&](const char* s) { return *status == s; }))
+      return set_json(res, 422, validation_body({"status", "unknown status", "type_error.enum"}));
+  }
+  int limit = 20;
+  if (req.has_param("limit")) {
+    auto v = req.get_param_value("limit");
+    char* end = nullptr;
+    long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end || n < 1 || n > 100)
+      return set_json(res, 422, validation_body({"limit", "must be 1 to 100", "value_error"}));
+    limit = static_cast<int>(n);
+  }
+  std::optional<int64_t> before;
+  if (req.has_param("cursor")) {
+    before = decode_cursor(req.get_param_value("cursor"));
+    if (!before) return set_json(res, 422, validation_body({"cursor", "invalid cursor", "value_error"}));
+  }
+  auto page = store->list(t_ctx.key->owner, status, limit, before);
+  json jobs = json::array();
+  for (auto& j : page.jobs) jobs.push_back(job_to_json(j));
+  set_json(res, 200, {{"jobs", jobs},
+                      {"next_cursor", page.next_before ? json(encode_cursor(*page.next_before))
+                                                       : json(nullptr)}});
+}
+
+void Server::Impl::h_cancel_job(const Request& req, Response& res) {
+  auto r = store->cancel(path_param(req.path), t_ctx.key->owner, wall_ms());
+  switch (r.outcome) {
+    case JobStore::CancelOutcome::NotFound:
+      return set_detail(res, 404, "Job not found");
+    case JobStore::CancelOutcome::Finished:
+      return set_detail(res, 409, "Job already " + r.job->status);
+    case JobStore::CancelOutcome::CanceledRunning:
+      workers->cancel(r.job->seq);
+      [[fallthrough]];
+    case JobStore::CancelOutcome::Canceled:
+      waiters.notify(r.job->seq);
+      set_json(res, 200, job_to_json(*r.job));
+  }
+}
+
+void Server::Impl::h_metrics(const Request&, Response& res) {
+  MetricsView v;
+  v.unfinished = store->unfinished();
+  v.queued = workers->queued();
+  v.running = workers->running();
+  v.commits = store->commits();
+  v.committed_ops = store->committed_ops();
+  v.keys = keys->size();
+  v.limiter = limiter->stats();
+  v.limiter_capacity = limiter->capacity();
+  v.conn_threads = pool ? pool->threads() : 0;
+  v.log_dropped = Log::instance().dropped();
+  res.status = 200;
+  res.set_content(metrics.render(v), "text/plain; version=0.0.4");
+}
+
+void Server::Impl::h_openapi(const Request&, Response& res) {
+  set_json(res, 200, openapi_document(MLGATE_VERSION));
+}
+
+// ---- lifecycle ----------------------------------------------------------------
+
+void Server::Impl::maintain(std::stop_token st) {
+  using namespace std::chrono;
+  auto next_slow = steady_clock::now() + seconds(30);
+  std::mutex m;
+  std::condition_variable_any cv;
+  while (!st.stop_requested()) {
+    {
+      std::unique_lock lock(m);
+      cv.wait_for(lock, st, milliseconds(250), [] { return false; });
+    }
+    if (st.stop_requested()) break;
+    try {
+      keys->refresh();  // CLI changes to keys take effect within a second
+    } catch (const std::exception& e) {
+      Log::instance().warn("key refresh failed", {{"error", e.what()}});
+    }
+    if (hook) hook("WATCHDOG=1");
+    if (steady_clock::now() < next_slow) continue;
+    next_slow = steady_clock::now() + seconds(30);
+    try {
+      keys->flush_last_used();
+      save_limiter();
+      // Retention in small batches: the writer interleaves them with jobs.
+      while (!st.stop_requested() &&
+             store->purge_finished(wall_ms() - cfg.retention_ms, 500) == 500) {
+      }
+    } catch (const std::exception& e) {
+      Log::instance().warn("maintenance failed", {{"error", e.what()}});
+    }
+  }
+}
+
+Server::Server(Config cfg, std::unique_ptr<Model> model)
+    : impl_(std::make_unique<Impl>(std::move(cfg), std::move(model))) {}
+
+Server::~Server() { stop(); }
+
+void Server::bind() {
+  auto& i = *impl_;
+  if (i.cfg.port == 0) {
+    i.bound_port = i.http->bind_to_any_port(i.cfg.host);
+  } else if (i.http->bind_to_port(i.cfg.host, i.cfg.port)) {
+    i.bound_port = i.cfg.port;
+  }
+  if (i.bound_port <= 0)
+    throw StartupError("cannot listen on " + i.cfg.host + ":" + std::to_string(i.cfg.port) +
+                       " (port in use or address not available)");
+  i.raise_backlog(1024);
+}
+
+int Server::port() const { return impl_->bound_port; }
+
+void Server::set_lifecycle_hook(std::function<void(const char*)> hook) {
+  impl_->hook = std::move(hook);
+}
+
+void Server::run() {
+  auto& i = *impl_;
+  i.workers->start();  // pending jobs from before are queued, oldest first
+  i.maintenance = std::jthread([&i](std::stop_token st) { i.maintain(st); });
+  Log::instance().info("listening", {{"host", i.cfg.host},
+                                     {"port", i.bound_port},
+                                     {"data_dir", i.cfg.data_dir},
+                                     {"model", i.model->name()},
+                                     {"unfinished_jobs", i.store->unfinished()}});
+  if (i.hook) i.hook("READY=1");
+  i.http->listen_after_bind();
+}
+
+void Server::stop() {
+  auto& i = *impl_;
+  std::lock_guard lock(i.stop_mu);
+  if (i.stopped) return;
+  i.stopped = true;
+  if (i.hook) i.hook("STOPPING=1");
+  i.draining = true;
+  i.http->stop();  // no new connections; open ones end after their request
+  i.maintenance = std::jthread();
+  i.workers->stop(std::chrono::milliseconds(i.cfg.shutdown_grace_ms));
+  try {
+    i.keys->flush_last_used();
+    i.save_limiter();
+  } catch (const std::exception& e) {
+    Log::instance().warn("could not save state at shutdown", {{"error", e.what()}});
+  }
+  i.store.reset();  // commits what is queued, checkpoints, closes
+  Log::instance().info("stopped");
+  Log::instance().flush();
+}
+
+}  // namespace mlgate

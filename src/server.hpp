@@ -1,0 +1,61 @@
+// server.hpp: the whole mlgate service as one object, for main.cpp or for
+// any program on the device that embeds it.
+//
+//   mlgate::Config cfg;                      // defaults as config.hpp gives them
+//   cfg.data_dir = "/var/lib/myapp/mlgate";
+//   mlgate::Server server(cfg, mlgate::make_model(cfg));
+//   server.bind();                           // throws StartupError: port taken, ...
+//   std::jthread t([&] { server.run(); });   // serves until stop()
+//   ...
+//   server.stop();                           // graceful: see below
+//
+// Contract:
+// - The constructor opens (creating) the data directory and its SQLite file,
+//   migrates it, returns jobs interrupted by a crash to `pending`, loads the
+//   keys and the saved rate-limit state. It throws StartupError with a
+//   one-line message on any failure. No global state, no signal handlers.
+// - bind() takes the port; run() serves until stop(). stop() may be called
+//   from any thread, once or more: it stops accepting, answers 503 to new
+//   jobs on open connections, gives running jobs the configured grace,
+//   leaves the rest pending, saves the limiter state and closes the database.
+// - The HTTP library is an implementation detail: nothing here includes it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "config.hpp"
+#include "model.hpp"
+
+namespace mlgate {
+
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The model the configuration names (built-in sentiment, or exec).
+std::unique_ptr<Model> make_model(const Config& cfg);
+
+class Server {
+ public:
+  Server(Config cfg, std::unique_ptr<Model> model);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void bind();
+  int port() const;
+  void run();
+  void stop();
+  // Called when the server is ready, stopping, and on each watchdog tick;
+  // main.cpp forwards these to systemd.
+  void set_lifecycle_hook(std::function<void(const char* state)> hook);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mlgate
