@@ -1,0 +1,426 @@
+// sentiment.cpp: VADER scoring as vaderSentiment 3.3.2 does it (see sentiment.hpp for the
+// contract, ../shared/VADER_NOTES.md for the rules). The arithmetic follows the reference's
+// operations in the reference's order, so that results agree to the last bit, not just closely:
+// keep it that way when editing (no reassociation, no FMA: ISO C++ mode keeps -ffp-contract=off).
+//
+// Hot path: one pass to repair/replace emoji (skipped for ASCII text), one pass to split tokens,
+// one hash look-up per token, then O(1) rules per token. Scratch space is per thread and reused,
+// so a warm thread allocates nothing per call.
+#include "sentiment.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "embedded_data.hpp"
+#include "sentiment_tables.hpp"
+#include "unicode_text.hpp"
+
+namespace mlgate {
+namespace {
+
+using vader::Entry;
+using vader::Word;
+
+// The reference's constants.
+constexpr double kBIncr = 0.293;
+constexpr double kBDecr = -0.293;
+constexpr double kCIncr = 0.733;
+constexpr double kNScalar = -0.74;
+
+struct Token {
+  const Entry* entry;
+  bool upper;    // str.isupper() of the token as written
+  bool negator;  // in the negation list, or holds "n't"
+};
+
+struct Workspace {
+  std::string text;   // the text after emoji replacement and U+FFFD repair, when it differs
+  std::string lower;  // the current token, lower-cased, when that differs from the token
+  std::vector<Token> tokens;
+  std::vector<double> valences;
+  int exclamations = 0;
+  int questions = 0;
+
+  // A huge text should not pin its buffers to the thread for good.
+  void release_if_huge() {
+    if (text.capacity() > (1u << 20)) std::string().swap(text);
+    if (tokens.capacity() > (1u << 16)) std::vector<Token>().swap(tokens);
+    if (valences.capacity() > (1u << 16)) std::vector<double>().swap(valences);
+  }
+};
+
+bool is_ascii(std::string_view s) {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (w & 0x8080808080808080ull) return false;
+  }
+  for (; i < s.size(); ++i)
+    if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
+  return true;
+}
+
+// Step 1 of the reference: each code point that is an emoji is replaced by its name, preceded
+// by a space unless the previous output character is one. Invalid UTF-8 becomes U+FFFD here, so
+// the later passes see valid UTF-8 only.
+std::string_view replace_emoji(std::string_view in, const vader::EmojiTable& emoji, std::string& out) {
+  if (is_ascii(in) && emoji.min_code_point() >= 0x80) return in;
+  out.clear();
+  out.reserve(in.size() + 16);
+  bool prev_space = true;
+  for (const char *p = in.data(), *end = p + in.size(); p < end;) {
+    const char* start = p;
+    const char32_t cp = unicode::decode(p, end);
+    if (const std::string* name = emoji.find(cp)) {
+      if (!prev_space) out += ' ';
+      out += *name;
+      prev_space = false;
+      continue;
+    }
+    if (cp == unicode::kReplacement)
+      unicode::append_utf8(out, cp);
+    else
+      out.append(start, static_cast<std::size_t>(p - start));
+    prev_space = cp == ' ';
+  }
+  return out;
+}
+
+// Length in bytes of the str.isspace() character at p, 0 when it is not one. Valid UTF-8.
+std::size_t space_length(const char* p, const char* end) {
+  const auto b = static_cast<unsigned char>(*p);
+  if (b < 0x80) return (b >= 0x09 && b <= 0x0D) || (b >= 0x1C && b <= 0x20) ? 1 : 0;
+  if (b != 0xC2 && b != 0xE1 && b != 0xE2 && b != 0xE3) return 0;  // lead bytes of non-ASCII spaces
+  const char* q = p;
+  return unicode::is_space(unicode::decode(q, end)) ? static_cast<std::size_t>(q - p) : 0;
+}
+
+bool is_ascii_punct(char c) {
+  return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') || (c >= '{' && c <= '~');
+}
+
+// The reference strips leading and trailing ASCII punctuation unless that leaves two code
+// points or fewer (so ":)" and "ok!" stay as written).
+std::string_view strip_punctuation(std::string_view token) {
+  std::string_view s = token;
+  while (!s.empty() && is_ascii_punct(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ascii_punct(s.back())) s.remove_suffix(1);
+  if (s.size() <= 2) return token;
+  if (s.size() <= 8) {  // two code points take at most 8 bytes
+    std::size_t cps = 0;
+    for (char c : s) cps += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    if (cps <= 2) return token;
+  }
+  return s;
+}
+
+Token make_token(std::string_view word, const vader::WordTable& words, std::string& lower_buf) {
+  bool upper_seen = false, lower_seen = false, non_ascii = false;
+  for (char c : word) {
+    upper_seen |= c >= 'A' && c <= 'Z';
+    lower_seen |= c >= 'a' && c <= 'z';
+    non_ascii |= static_cast<unsigned char>(c) >= 0x80;
+  }
+  std::string_view lower = word;
+  bool upper = upper_seen && !lower_seen;
+  if (non_ascii) {
+    lower_buf.clear();
+    unicode::append_lower(word, lower_buf);
+    lower = lower_buf;
+    upper = unicode::is_upper(word);
+  } else if (upper_seen) {
+    lower_buf.assign(word);
+    for (char& c : lower_buf) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    lower = lower_buf;
+  }
+  const Entry& e = words.find(lower);
+  return Token{&e, upper, e.negator || lower.find("n't") != std::string_view::npos};
+}
+
+// Steps 2 to 4: split on white space, strip punctuation, look each token up once. Also counts
+// "!" and "?" (never white space, so counting inside tokens counts them all).
+void tokenize(std::string_view text, const vader::WordTable& words, Workspace& ws) {
+  ws.tokens.clear();
+  ws.exclamations = ws.questions = 0;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    if (std::size_t n = space_length(p, end)) {
+      p += n;
+      continue;
+    }
+    const char* start = p;
+    while (p < end && !space_length(p, end)) {
+      ws.exclamations += *p == '!';
+      ws.questions += *p == '?';
+      ++p;
+    }
+    const std::string_view word = strip_punctuation({start, static_cast<std::size_t>(p - start)});
+    ws.tokens.push_back(make_token(word, words, ws.lower));
+  }
+}
+
+// The per-token rules: one Rules object per text, valence(i) for each token in order.
+class Rules {
+ public:
+  Rules(const std::vector<Token>& tokens, bool cap_diff) : t_(tokens), cap_diff_(cap_diff) {}
+
+  double valence(std::size_t i) const {
+    const Entry& e = *t_[i].entry;
+    if (e.booster != 0) return 0.0;
+    if (word(i) == Word::kKind && i + 1 < t_.size() && word(i + 1) == Word::kOf) return 0.0;
+    if (!e.in_lexicon) return 0.0;
+    double v = base_valence(i);
+    for (std::size_t k = 1; k <= 3; ++k) {
+      if (i < k || in_lexicon(i - k)) continue;
+      v = v + booster_scalar(i - k, v, k);
+      v = negation(v, i, k);
+      if (k == 3) v = special_phrases(v, i);
+    }
+    return least(v, i);
+  }
+
+ private:
+  Word word(std::size_t i) const { return t_[i].entry->word; }
+  bool in_lexicon(std::size_t i) const { return t_[i].entry->in_lexicon; }
+  bool so_or_this(std::size_t i) const { return word(i) == Word::kSo || word(i) == Word::kThis; }
+
+  // The lexicon value, with "no" and ALL-CAPS emphasis applied.
+  double base_valence(std::size_t i) const {
+    const double lex = t_[i].entry->valence;
+    double v = lex;
+    // "no" before another lexicon word negates that word rather than scoring itself.
+    if (word(i) == Word::kNo && i + 1 < t_.size() && in_lexicon(i + 1)) v = 0.0;
+    if ((i > 0 && word(i - 1) == Word::kNo) || (i > 1 && word(i - 2) == Word::kNo) ||
+        (i > 2 && word(i - 3) == Word::kNo && (word(i - 1) == Word::kOr || word(i - 1) == Word::kNor)))
+      v = lex * kNScalar;
+    if (t_[i].upper && cap_diff_) v = v > 0 ? v + kCIncr : v - kCIncr;
+    return v;
+  }
+
+  // A booster k words back: +-B_INCR (sign of the valence), more when it is in caps, dampened
+  // with distance. Note the reference's sign tests: valence < 0 flips, valence > 0 adds caps.
+  double booster_scalar(std::size_t j, double v, std::size_t k) const {
+    const Entry& e = *t_[j].entry;
+    double s = 0.0;
+    if (e.booster != 0) {
+      s = e.booster > 0 ? kBIncr : kBDecr;
+      if (v < 0) s *= -1;
+      if (t_[j].upper && cap_diff_) s = v > 0 ? s + kCIncr : s - kCIncr;
+    }
+    if (k == 2 && s != 0) s = s * 0.95;
+    if (k == 3 && s != 0) s = s * 0.9;
+    return s;
+  }
+
+  double negation(double v, std::size_t i, std::size_t k) const {
+    if (k == 1) return t_[i - 1].negator ? v * kNScalar : v;
+    if (k == 2) {
+      if (word(i - 2) == Word::kNever && so_or_this(i - 1)) return v * 1.25;
+      if (word(i - 2) == Word::kWithout && word(i - 1) == Word::kDoubt) return v;
+      return t_[i - 2].negator ? v * kNScalar : v;
+    }
+    if ((word(i - 3) == Word::kNever && so_or_this(i - 2)) || so_or_this(i - 1)) return v * 1.25;
+    if (word(i - 3) == Word::kWithout && (word(i - 2) == Word::kDoubt || word(i - 1) == Word::kDoubt))
+      return v;
+    return t_[i - 3].negator ? v * kNScalar : v;
+  }
+
+  static std::optional<double> phrase2(Word a, Word b) {
+    if (a == Word::kThe && (b == Word::kShit || b == Word::kBomb)) return 3;
+    if (a == Word::kBad && b == Word::kAss) return 1.5;
+    if (a == Word::kBus && b == Word::kStop) return 0.0;
+    if (a == Word::kYeah && b == Word::kRight) return -2;
+    if (a == Word::kBeating && b == Word::kHeart) return 3.1;
+    if (a == Word::kBroken && b == Word::kHeart) return -2.9;
+    return std::nullopt;
+  }
+  static std::optional<double> phrase3(Word a, Word b, Word c) {
+    if (a == Word::kKiss && b == Word::kOf && c == Word::kDeath) return -1.5;
+    if (a == Word::kTo && b == Word::kDie && c == Word::kFor) return 3;
+    return std::nullopt;
+  }
+  static bool dampener_pair(Word a, Word b) {
+    return ((a == Word::kKind || a == Word::kSort) && b == Word::kOf) ||
+           (a == Word::kJust && b == Word::kEnough);
+  }
+
+  // Only reached for i >= 3. The first phrase found around the word replaces its valence, then
+  // a phrase starting at it does; "kind of" / "sort of" / "just enough" before it dampen.
+  double special_phrases(double v, std::size_t i) const {
+    const Word w0 = word(i), w1 = word(i - 1), w2 = word(i - 2), w3 = word(i - 3);
+    if (auto p = phrase2(w1, w0)) v = *p;
+    else if (auto p = phrase3(w2, w1, w0)) v = *p;
+    else if (auto p = phrase2(w2, w1)) v = *p;
+    else if (auto p = phrase3(w3, w2, w1)) v = *p;
+    else if (auto p = phrase2(w3, w2)) v = *p;
+    if (i + 1 < t_.size())
+      if (auto p = phrase2(w0, word(i + 1))) v = *p;
+    if (i + 2 < t_.size())
+      if (auto p = phrase3(w0, word(i + 1), word(i + 2))) v = *p;
+    if (dampener_pair(w3, w2)) v = v + kBDecr;
+    if (dampener_pair(w2, w1)) v = v + kBDecr;
+    return v;
+  }
+
+  double least(double v, std::size_t i) const {
+    if (i > 1 && !in_lexicon(i - 1) && word(i - 1) == Word::kLeast) {
+      if (word(i - 2) != Word::kAt && word(i - 2) != Word::kVery) v = v * kNScalar;
+    } else if (i > 0 && !in_lexicon(i - 1) && word(i - 1) == Word::kLeast) {
+      v = v * kNScalar;
+    }
+    return v;
+  }
+
+  const std::vector<Token>& t_;
+  const bool cap_diff_;
+};
+
+// ALL-CAPS emphasis counts only when some but not all tokens are upper-case.
+bool cap_differential(const std::vector<Token>& tokens) {
+  std::size_t upper = 0;
+  for (const Token& t : tokens) upper += t.upper;
+  return upper > 0 && upper < tokens.size();
+}
+
+double but_factor(std::size_t j, std::size_t but) { return j < but ? 0.5 : 1.5; }
+
+// The reference's "but" rule, quirk included: for each position k in order it takes the current
+// value x = v[k], finds the FIRST position j holding a value equal to x, and writes x * factor
+// there (not at k). Short texts scan; long ones index positions by value, so 1 MB of "a but a"
+// stays linear-logarithmic instead of quadratic.
+void apply_but(const std::vector<Token>& tokens, std::vector<double>& v) {
+  std::size_t but = 0;
+  while (but < tokens.size() && tokens[but].entry->word != Word::kBut) ++but;
+  if (but == tokens.size()) return;
+  if (v.size() <= 256) {
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const double x = v[k];
+      std::size_t j = 0;
+      while (v[j] != x) ++j;
+      if (j != but) v[j] = x * but_factor(j, but);
+    }
+    return;
+  }
+  std::map<double, std::set<std::size_t>> where;  // -0.0 and 0.0 are one key, as == has it
+  for (std::size_t k = 0; k < v.size(); ++k) where[v[k]].insert(k);
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    const double x = v[k];
+    auto it = where.find(x);
+    const std::size_t j = *it->second.begin();
+    if (j == but) continue;
+    it->second.erase(it->second.begin());
+    if (it->second.empty()) where.erase(it);
+    v[j] = x * but_factor(j, but);
+    where[v[j]].insert(j);
+  }
+}
+
+double punctuation_amplifier(int exclamations, int questions) {
+  const double ep = (exclamations > 4 ? 4 : exclamations) * 0.292;
+  double qm = 0.0;
+  if (questions > 1) qm = questions <= 3 ? questions * 0.18 : 0.96;
+  return ep + qm;
+}
+
+// Python's round(x, digits): the decimal nearest to the exact binary value of x, ties to even,
+// read back as a double. Scaling is exact enough except within a hair of a tie; there the
+// correctly rounded printf/strtod pair decides, as CPython's dtoa does.
+double py_round(double x, int digits) {
+  const double scale = digits == 3 ? 1e3 : 1e4;
+  const double y = x * scale;
+  const double frac = std::fabs(y - std::trunc(y));
+  if (std::fabs(frac - 0.5) > 1e-6) return std::round(y) / scale;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+  return std::strtod(buf, nullptr);
+}
+
+SentimentScores finish(const std::vector<double>& v, double punct) {
+  double sum = 0.0;
+  for (double x : v) sum += x;
+  if (sum > 0) sum += punct;
+  else if (sum < 0) sum -= punct;
+  double compound = sum / std::sqrt(sum * sum + 15);
+  compound = compound < -1.0 ? -1.0 : compound > 1.0 ? 1.0 : compound;
+
+  double pos_sum = 0.0, neg_sum = 0.0;
+  int neu_count = 0;
+  for (double x : v) {
+    if (x > 0) pos_sum += x + 1;  // the +1 / -1 count a sentiment word as a neutral one would
+    if (x < 0) neg_sum += x - 1;
+    if (x == 0) ++neu_count;
+  }
+  if (pos_sum > std::fabs(neg_sum)) pos_sum += punct;
+  else if (pos_sum < std::fabs(neg_sum)) neg_sum -= punct;
+  const double total = pos_sum + std::fabs(neg_sum) + neu_count;
+  return SentimentScores{py_round(std::fabs(neg_sum / total), 3), py_round(std::fabs(neu_count / total), 3),
+                         py_round(std::fabs(pos_sum / total), 3), py_round(compound, 4)};
+}
+
+SentimentModel::Tables make_tables(std::string_view lexicon_tsv, std::string_view origin) {
+  const auto emoji = embedded::as_text(embedded::emoji_names_tsv, embedded::emoji_names_tsv_size);
+  return SentimentModel::Tables{vader::make_word_table(vader::parse_lexicon(lexicon_tsv, origin)),
+                                vader::EmojiTable(vader::parse_emoji_names(emoji))};
+}
+
+}  // namespace
+
+SentimentModel::SentimentModel(std::unique_ptr<const Tables> tables) : tables_(std::move(tables)) {}
+SentimentModel::SentimentModel(SentimentModel&&) noexcept = default;
+SentimentModel& SentimentModel::operator=(SentimentModel&&) noexcept = default;
+SentimentModel::~SentimentModel() = default;
+
+const SentimentModel& SentimentModel::builtin() {
+  static const SentimentModel model = from_lexicon_text(
+      embedded::as_text(embedded::vader_lexicon_tsv, embedded::vader_lexicon_tsv_size),
+      "(embedded data/vader_lexicon.tsv)");
+  return model;
+}
+
+SentimentModel SentimentModel::from_lexicon_text(std::string_view tsv, std::string_view origin) {
+  return SentimentModel(std::make_unique<const Tables>(make_tables(tsv, origin)));
+}
+
+SentimentModel SentimentModel::from_lexicon_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read lexicon " + path + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error("cannot read lexicon " + path);
+  return from_lexicon_text(text.str(), path);
+}
+
+SentimentScores SentimentModel::score(std::string_view utf8_text) const {
+  thread_local Workspace ws;
+  const std::string_view text = replace_emoji(utf8_text, tables_->emoji, ws.text);
+  tokenize(text, tables_->words, ws);
+  SentimentScores scores;
+  if (!ws.tokens.empty()) {
+    const Rules rules(ws.tokens, cap_differential(ws.tokens));
+    ws.valences.clear();
+    for (std::size_t i = 0; i < ws.tokens.size(); ++i) ws.valences.push_back(rules.valence(i));
+    apply_but(ws.tokens, ws.valences);
+    scores = finish(ws.valences, punctuation_amplifier(ws.exclamations, ws.questions));
+  }
+  ws.release_if_huge();
+  return scores;
+}
+
+std::string_view SentimentModel::label(double compound) {
+  if (compound >= 0.05) return "positive";
+  if (compound <= -0.05) return "negative";
+  return "neutral";
+}
+
+}  // namespace mlgate

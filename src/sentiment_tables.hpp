@@ -1,0 +1,86 @@
+// sentiment_tables.hpp: internal to the sentiment model (sentiment.cpp); not a public header.
+// The tables the VADER rules consult, built once per model and then only read:
+// - WordTable: every lower-cased token a rule reacts to (lexicon words, boosters, negators and
+//   the words of the special phrases), mapped to one Entry, so that scoring looks each token up
+//   once, in a flat open-addressing table keyed by string_view (no allocation on look-up);
+// - EmojiTable: single-code-point emoji -> English name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "sentiment.hpp"
+
+namespace mlgate::vader {
+
+// Words that the rules compare tokens with by spelling ("no", "but", "kind of", the special
+// phrases...). Every other token is kOther.
+enum class Word : std::uint8_t {
+  kOther, kNo, kBut, kLeast, kAt, kVery, kOr, kNor, kNever, kSo, kThis, kWithout, kDoubt,
+  kKind, kOf, kSort, kJust, kEnough, kThe, kShit, kBomb, kBad, kAss, kBus, kStop, kYeah,
+  kRight, kKiss, kDeath, kTo, kDie, kFor, kBeating, kHeart, kBroken,
+};
+
+struct Entry {
+  double valence = 0.0;        // lexicon mean valence, meaningful when in_lexicon
+  std::int8_t booster = 0;     // +1 booster (B_INCR), -1 dampener (B_DECR), 0 neither
+  bool in_lexicon = false;
+  bool negator = false;        // in the reference's NEGATE list (n't is checked separately)
+  Word word = Word::kOther;
+};
+
+class WordTable {
+ public:
+  explicit WordTable(const std::unordered_map<std::string, Entry>& entries);
+  // The entry of a lower-cased token; a default Entry (not in anything) when absent.
+  const Entry& find(std::string_view key) const noexcept;
+
+ private:
+  struct Slot {
+    std::uint32_t hash = 0;    // low bits of the key's hash, to skip most key compares
+    std::uint32_t offset = 0;  // key bytes in keys_
+    std::uint32_t length = 0;
+    std::uint32_t used = 0;
+    Entry entry;
+  };
+  std::string keys_;
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+};
+
+class EmojiTable {
+ public:
+  explicit EmojiTable(std::vector<std::pair<char32_t, std::string>> names);
+  // The English name of a single-code-point emoji, or nullptr.
+  const std::string* find(char32_t cp) const noexcept;
+  // The smallest code point with a name: text below it needs no emoji pass.
+  char32_t min_code_point() const noexcept { return min_; }
+
+ private:
+  std::vector<std::pair<char32_t, std::string>> names_;  // sorted by code point
+  char32_t min_ = 0;
+};
+
+// Lexicon lines as the reference reads them: line.strip().split('\t')[0:2], valence a number,
+// a later line winning. Throws std::runtime_error("lexicon <origin> line N: ...").
+std::unordered_map<std::string, double> parse_lexicon(std::string_view tsv, std::string_view origin);
+
+// data/emoji_names.tsv lines: code point in hex<TAB>name.
+std::vector<std::pair<char32_t, std::string>> parse_emoji_names(std::string_view tsv);
+
+// The word table for a lexicon: the lexicon plus the reference's booster, negation and
+// special-phrase words.
+WordTable make_word_table(const std::unordered_map<std::string, double>& lexicon);
+
+}  // namespace mlgate::vader
+
+namespace mlgate {
+struct SentimentModel::Tables {
+  vader::WordTable words;
+  vader::EmojiTable emoji;
+};
+}  // namespace mlgate
