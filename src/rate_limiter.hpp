@@ -35,10 +35,15 @@
 // - Eviction. A client lives in one of two 8-slot buckets chosen by its
 //   hash (two-choice hashing within one shard). When both are full, the new
 //   client takes a slot whose entry has fully refilled (TAT <= now); failing
-//   that, the slot whose entry refills soonest (smallest TAT), and
-//   forced_evictions() counts it. So an entry is only ever forgotten when it
-//   carries no information, or when it is the least-limited of the 16
-//   entries the newcomer competes with.
+//   that, room made by moving entries to their other bucket (up to two
+//   cuckoo steps, so this only fails when the shard is ~98% full or more);
+//   failing that, the slot of the entry that refills soonest (smallest TAT)
+//   among the 16, and forced_evictions() counts it. So an entry is only
+//   ever forgotten when it carries no information, or when it is the
+//   least-limited of the 16 entries the newcomer competes with: a client
+//   whose TAT is later than every other entry of its two buckets survives
+//   any number of new clients. "Oldest" means smallest TAT, not least
+//   recently seen: that entry is the closest to carrying no information.
 // - Keys. Hashes are SipHash-1-3 keyed with a 128-bit seed drawn from the OS
 //   at construction, so an address-spraying client cannot aim at a bucket.
 //   The seed is part of the snapshot: build the limiter of a restarted
@@ -205,6 +210,9 @@ class RateLimiter {
   void buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const;
   std::optional<Slot> find(Bucket* b1, Bucket* b2, uint64_t h) const;
   Slot claim_slot(Shard& s, Bucket* b1, Bucket* b2, int64_t now_ns);
+  std::optional<Slot> relocate(Shard& s, Bucket* const* cand, size_t nc);
+  std::optional<Slot> make_room(Shard& s, Bucket* b, int depth);
+  static constexpr int kRelocateDepth = 2;
   void count_decision(Shard& s, PolicyId id, bool allowed);
 
   std::vector<PolicyState> policies_;
