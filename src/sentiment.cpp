@@ -8,7 +8,9 @@
 // so a warm thread allocates nothing per call.
 #include "sentiment.hpp"
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -96,25 +98,54 @@ std::string_view replace_emoji(std::string_view in, const vader::EmojiTable& emo
   return out;
 }
 
-// Length in bytes of the str.isspace() character at p, 0 when it is not one. Valid UTF-8.
-std::size_t space_length(const char* p, const char* end) {
-  const auto b = static_cast<unsigned char>(*p);
-  if (b < 0x80) return (b >= 0x09 && b <= 0x0D) || (b >= 0x1C && b <= 0x20) ? 1 : 0;
-  if (b != 0xC2 && b != 0xE1 && b != 0xE2 && b != 0xE3) return 0;  // lead bytes of non-ASCII spaces
+// What one byte tells the tokenizer, so that a token's bytes are scanned once.
+enum ByteClass : std::uint8_t {
+  kSpace = 1,       // ASCII white space as str.isspace() has it (also 0x1C-0x1F)
+  kLeadSpace = 2,   // lead byte of a non-ASCII white space (U+0085, U+00A0, U+1680, U+2000...)
+  kPunct = 4,       // string.punctuation
+  kUpper = 8,       // A-Z
+  kLower = 16,      // a-z
+  kNonAscii = 32,
+  kApostrophe = 64, // a token without one cannot hold "n't"
+  kMark = 128,      // "!" or "?", counted by the punctuation amplifier
+};
+
+constexpr std::array<std::uint8_t, 256> make_byte_classes() {
+  std::array<std::uint8_t, 256> c{};
+  for (int b = 0; b < 256; ++b) {
+    std::uint8_t v = 0;
+    if ((b >= 0x09 && b <= 0x0D) || (b >= 0x1C && b <= 0x20)) v |= kSpace;
+    if (b == 0xC2 || b == 0xE1 || b == 0xE2 || b == 0xE3) v |= kLeadSpace;
+    if ((b >= '!' && b <= '/') || (b >= ':' && b <= '@') || (b >= '[' && b <= '`') || (b >= '{' && b <= '~'))
+      v |= kPunct;
+    if (b >= 'A' && b <= 'Z') v |= kUpper;
+    if (b >= 'a' && b <= 'z') v |= kLower;
+    if (b >= 0x80) v |= kNonAscii;
+    if (b == '\'') v |= kApostrophe;
+    if (b == '!' || b == '?') v |= kMark;
+    c[static_cast<std::size_t>(b)] = v;
+  }
+  return c;
+}
+constexpr std::array<std::uint8_t, 256> kByteClass = make_byte_classes();
+
+inline std::uint8_t byte_class(const char* p) { return kByteClass[static_cast<unsigned char>(*p)]; }
+
+// Length in bytes of the white-space character at p, 0 when there is none. Valid UTF-8.
+inline std::size_t space_length(const char* p, const char* end) {
+  const std::uint8_t c = byte_class(p);
+  if (c & kSpace) return 1;
+  if (!(c & kLeadSpace)) return 0;
   const char* q = p;
   return unicode::is_space(unicode::decode(q, end)) ? static_cast<std::size_t>(q - p) : 0;
-}
-
-bool is_ascii_punct(char c) {
-  return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') || (c >= '{' && c <= '~');
 }
 
 // The reference strips leading and trailing ASCII punctuation unless that leaves two code
 // points or fewer (so ":)" and "ok!" stay as written).
 std::string_view strip_punctuation(std::string_view token) {
   std::string_view s = token;
-  while (!s.empty() && is_ascii_punct(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ascii_punct(s.back())) s.remove_suffix(1);
+  while (!s.empty() && (byte_class(&s.front()) & kPunct)) s.remove_prefix(1);
+  while (!s.empty() && (byte_class(&s.back()) & kPunct)) s.remove_suffix(1);
   if (s.size() <= 2) return token;
   if (s.size() <= 8) {  // two code points take at most 8 bytes
     std::size_t cps = 0;
@@ -124,27 +155,24 @@ std::string_view strip_punctuation(std::string_view token) {
   return s;
 }
 
-Token make_token(std::string_view word, const vader::WordTable& words, std::string& lower_buf) {
-  bool upper_seen = false, lower_seen = false, non_ascii = false;
-  for (char c : word) {
-    upper_seen |= c >= 'A' && c <= 'Z';
-    lower_seen |= c >= 'a' && c <= 'z';
-    non_ascii |= static_cast<unsigned char>(c) >= 0x80;
-  }
+// `classes`: the ByteClass bits of the token's bytes, or-ed (stripping removes no letter).
+Token make_token(std::string_view word, std::uint8_t classes, const vader::WordTable& words,
+                 std::string& lower_buf) {
   std::string_view lower = word;
-  bool upper = upper_seen && !lower_seen;
-  if (non_ascii) {
+  bool upper = (classes & kUpper) && !(classes & kLower);
+  if (classes & kNonAscii) {
     lower_buf.clear();
     unicode::append_lower(word, lower_buf);
     lower = lower_buf;
     upper = unicode::is_upper(word);
-  } else if (upper_seen) {
+  } else if (classes & kUpper) {
     lower_buf.assign(word);
-    for (char& c : lower_buf) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    for (char& c : lower_buf) c = (byte_class(&c) & kUpper) ? static_cast<char>(c + 32) : c;
     lower = lower_buf;
   }
   const Entry& e = words.find(lower);
-  return Token{&e, upper, e.negator || lower.find("n't") != std::string_view::npos};
+  const bool nt = (classes & kApostrophe) && lower.find("n't") != std::string_view::npos;
+  return Token{&e, upper, e.negator || nt};
 }
 
 // Steps 2 to 4: split on white space, strip punctuation, look each token up once. Also counts
@@ -160,13 +188,19 @@ void tokenize(std::string_view text, const vader::WordTable& words, Workspace& w
       continue;
     }
     const char* start = p;
-    while (p < end && !space_length(p, end)) {
-      ws.exclamations += *p == '!';
-      ws.questions += *p == '?';
+    std::uint8_t classes = 0;
+    do {
+      classes |= byte_class(p);
       ++p;
+    } while (p < end && !space_length(p, end));
+    const std::string_view token(start, static_cast<std::size_t>(p - start));
+    if (classes & kMark) {
+      for (char c : token) {
+        ws.exclamations += c == '!';
+        ws.questions += c == '?';
+      }
     }
-    const std::string_view word = strip_punctuation({start, static_cast<std::size_t>(p - start)});
-    ws.tokens.push_back(make_token(word, words, ws.lower));
+    ws.tokens.push_back(make_token(strip_punctuation(token), classes, words, ws.lower));
   }
 }
 
@@ -295,35 +329,10 @@ bool cap_differential(const std::vector<Token>& tokens) {
 
 double but_factor(std::size_t j, std::size_t but) { return j < but ? 0.5 : 1.5; }
 
-// The reference's "but" rule, quirk included: for each position k in order it takes the current
-// value x = v[k], finds the FIRST position j holding a value equal to x, and writes x * factor
-// there (not at k). Short texts scan; long ones index positions by value, so 1 MB of "a but a"
-// stays linear-logarithmic instead of quadratic.
 void apply_but(const std::vector<Token>& tokens, std::vector<double>& v) {
   std::size_t but = 0;
   while (but < tokens.size() && tokens[but].entry->word != Word::kBut) ++but;
-  if (but == tokens.size()) return;
-  if (v.size() <= 256) {
-    for (std::size_t k = 0; k < v.size(); ++k) {
-      const double x = v[k];
-      std::size_t j = 0;
-      while (v[j] != x) ++j;
-      if (j != but) v[j] = x * but_factor(j, but);
-    }
-    return;
-  }
-  std::map<double, std::set<std::size_t>> where;  // -0.0 and 0.0 are one key, as == has it
-  for (std::size_t k = 0; k < v.size(); ++k) where[v[k]].insert(k);
-  for (std::size_t k = 0; k < v.size(); ++k) {
-    const double x = v[k];
-    auto it = where.find(x);
-    const std::size_t j = *it->second.begin();
-    if (j == but) continue;
-    it->second.erase(it->second.begin());
-    if (it->second.empty()) where.erase(it);
-    v[j] = x * but_factor(j, but);
-    where[v[j]].insert(j);
-  }
+  if (but < tokens.size()) vader::apply_but_rule(v, but);
 }
 
 double punctuation_amplifier(int exclamations, int questions) {
@@ -375,6 +384,38 @@ SentimentModel::Tables make_tables(std::string_view lexicon_tsv, std::string_vie
 }
 
 }  // namespace
+
+namespace vader {
+
+// The reference's "but" rule, quirk included: for each position k in order it takes the current
+// value x = v[k], finds the FIRST position j holding a value equal to x, and writes x * factor
+// there (not at k). Short texts scan; long ones index positions by value, so a megabyte of
+// "a but a" stays O(n log n) instead of quadratic.
+void apply_but_rule(std::vector<double>& v, std::size_t but) {
+  if (v.size() <= 256) {
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const double x = v[k];
+      std::size_t j = 0;
+      while (v[j] != x) ++j;
+      if (j != but) v[j] = x * but_factor(j, but);
+    }
+    return;
+  }
+  std::map<double, std::set<std::size_t>> where;  // -0.0 and 0.0 are one key, as == has it
+  for (std::size_t k = 0; k < v.size(); ++k) where[v[k]].insert(k);
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    const double x = v[k];
+    auto it = where.find(x);
+    const std::size_t j = *it->second.begin();
+    if (j == but) continue;
+    it->second.erase(it->second.begin());
+    if (it->second.empty()) where.erase(it);
+    v[j] = x * but_factor(j, but);
+    where[v[j]].insert(j);
+  }
+}
+
+}  // namespace vader
 
 SentimentModel::SentimentModel(std::unique_ptr<const Tables> tables) : tables_(std::move(tables)) {}
 SentimentModel::SentimentModel(SentimentModel&&) noexcept = default;

@@ -53,24 +53,6 @@ constexpr std::pair<std::string_view, Word> kWords[] = {
     {"to", Word::kTo}, {"die", Word::kDie}, {"for", Word::kFor},
     {"beating", Word::kBeating}, {"heart", Word::kHeart}, {"broken", Word::kBroken}};
 
-std::uint64_t hash_key(std::string_view s) noexcept {
-  // Eight bytes at a time with a multiply-xorshift mix: tokens are short, so this is a few
-  // cycles, and the table is private (no hash flooding to defend against: a text only reads).
-  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
-  const char* p = s.data();
-  std::size_t n = s.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-    h ^= h >> 32;
-  }
-  std::uint64_t w = 0;
-  std::memcpy(&w, p, n);
-  h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-  return h ^ (h >> 29);
-}
-
 // Python's str.strip() (no argument): white space as str.isspace() defines it.
 std::string_view strip_space(std::string_view s) {
   while (!s.empty()) {
@@ -117,29 +99,18 @@ bool parse_valence(std::string_view s, double& out) {
 }  // namespace
 
 WordTable::WordTable(const std::unordered_map<std::string, Entry>& entries) {
-  const std::size_t size = std::bit_ceil(std::max<std::size_t>(16, entries.size() * 2));
+  // Load factor at most 1/4: a token that is in no list (most of them) usually ends its
+  // probe at the first empty slot.
+  const std::size_t size = std::bit_ceil(std::max<std::size_t>(16, entries.size() * 4));
   slots_.resize(size);
   mask_ = size - 1;
   for (const auto& [key, entry] : entries) {
     const std::uint64_t h = hash_key(key);
     std::size_t i = h & mask_;
-    while (slots_[i].used) i = (i + 1) & mask_;
-    slots_[i] = Slot{static_cast<std::uint32_t>(h >> 32), static_cast<std::uint32_t>(keys_.size()),
-                     static_cast<std::uint32_t>(key.size()), 1, entry};
+    while (slots_[i].item != 0) i = (i + 1) & mask_;
+    items_.push_back(Item{static_cast<std::uint32_t>(keys_.size()), static_cast<std::uint32_t>(key.size()), entry});
+    slots_[i] = Slot{static_cast<std::uint32_t>(h >> 32), static_cast<std::uint32_t>(items_.size())};
     keys_ += key;
-  }
-}
-
-const Entry& WordTable::find(std::string_view key) const noexcept {
-  static const Entry kAbsent{};
-  const std::uint64_t h = hash_key(key);
-  const auto tag = static_cast<std::uint32_t>(h >> 32);
-  for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-    const Slot& s = slots_[i];
-    if (!s.used) return kAbsent;
-    if (s.hash == tag && s.length == key.size() &&
-        std::memcmp(keys_.data() + s.offset, key.data(), key.size()) == 0)
-      return s.entry;
   }
 }
 

@@ -1,0 +1,399 @@
+// test_sentiment.cpp: the built-in VADER model against the reference implementation
+// (vaderSentiment 3.3.2): every rule probe, the paper's 4,200 tweets, the embedded data, and the
+// inputs a server sees that a sentiment corpus does not (huge, binary, control characters).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "embedded_data.hpp"
+#include "sentiment.hpp"
+#include "sentiment_tables.hpp"
+#include "unicode_text.hpp"
+
+using mlgate::SentimentModel;
+using mlgate::SentimentScores;
+
+namespace {
+
+const std::string kShared = MLGATE_SHARED_DIR;
+const std::string kIcwsm = kShared + "/data/vader_icwsm2014/";
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> fields(1);
+  for (char c : line) {
+    if (c == '\t')
+      fields.emplace_back();
+    else
+      fields.back() += c;
+  }
+  return fields;
+}
+
+// Lines of a file without their LF or CRLF ending.
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in, "cannot open " << path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+// The reference's scores as written (Python's repr of a rounded float) parse to exactly the
+// double the reference held, so equality below is exact equality after rounding.
+double num(const std::string& s) { return std::strtod(s.c_str(), nullptr); }
+
+bool same(const SentimentScores& a, const SentimentScores& b) {
+  return a.neg == b.neg && a.neu == b.neu && a.pos == b.pos && a.compound == b.compound;
+}
+
+std::string show(const SentimentScores& s) {
+  std::ostringstream out;
+  out << "{neg " << s.neg << ", neu " << s.neu << ", pos " << s.pos << ", compound " << s.compound << "}";
+  return out.str();
+}
+
+const SentimentModel& model() { return SentimentModel::builtin(); }
+SentimentScores score(std::string_view text) { return model().score(text); }
+
+bool shared_data_present() {
+  if (std::filesystem::exists(kIcwsm + "tweets_GroundTruth.txt")) return true;
+  MESSAGE("SKIPPED: " << kIcwsm << " is absent (evaluation data from ../shared, not shipped)");
+  return false;
+}
+
+struct GroundTruth {
+  std::vector<std::string> ids, texts;
+  std::vector<double> ratings;
+};
+
+GroundTruth read_ground_truth(const std::string& set) {
+  GroundTruth gt;
+  for (const auto& line : read_lines(kIcwsm + set + "_GroundTruth.txt")) {
+    if (line.empty()) continue;
+    const auto f = split_tabs(line);
+    REQUIRE(f.size() >= 3);
+    gt.ids.push_back(f[0]);
+    gt.ratings.push_back(num(f[1]));
+    gt.texts.push_back(f[2]);
+  }
+  return gt;
+}
+
+double pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i];
+  mx /= static_cast<double>(x.size());
+  my /= static_cast<double>(y.size());
+  double sxy = 0, sxx = 0, syy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return sxy / std::sqrt(sxx * syy);
+}
+
+// The reference's "but" quirk spelled out as the Python does it, list.index() and all.
+std::vector<double> python_but(std::vector<double> v, std::size_t but) {
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    const double x = v[k];
+    std::size_t si = 0;
+    while (!(v[si] == x)) ++si;
+    if (si < but) v[si] = x * 0.5;
+    else if (si > but) v[si] = x * 1.5;
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("every rule probe scores exactly as the reference implementation") {
+  const auto lines = read_lines(std::string(MLGATE_TESTS_DIR) + "/data/vader_probes.tsv");
+  REQUIRE(lines.size() > 1);
+  REQUIRE(split_tabs(lines[0]) == std::vector<std::string>{"id", "text", "neg", "neu", "pos", "compound"});
+  int rows = 0, mismatches = 0;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto f = split_tabs(lines[i]);
+    REQUIRE(f.size() == 6);
+    const SentimentScores want{num(f[2]), num(f[3]), num(f[4]), num(f[5])};
+    const SentimentScores got = score(f[1]);
+    ++rows;
+    const bool ok = same(got, want) && SentimentModel::label(got.compound) == SentimentModel::label(want.compound);
+    if (!ok && ++mismatches <= 20)
+      MESSAGE("probe " << f[0] << " \"" << f[1].substr(0, 120) << "\": got " << show(got) << ", want " << show(want));
+  }
+  MESSAGE("probes: " << rows - mismatches << " of " << rows << " match");
+  CHECK(rows == 1663);
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("the paper's 4,200 tweets score as the reference implementation scores them") {
+  if (!shared_data_present()) return;
+  const GroundTruth gt = read_ground_truth("tweets");
+  std::map<std::string, std::string> text_of;
+  for (std::size_t i = 0; i < gt.ids.size(); ++i) text_of[gt.ids[i]] = gt.texts[i];
+  const auto lines = read_lines(kIcwsm + "reference_tweets.tsv");
+  int n = 0, exact = 0, close = 0, same_label = 0;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto f = split_tabs(lines[i]);  // dataset, id, gold, neg, neu, pos, compound
+    REQUIRE(f.size() == 7);
+    REQUIRE(text_of.count(f[1]) == 1);
+    const SentimentScores want{num(f[3]), num(f[4]), num(f[5]), num(f[6])};
+    const SentimentScores got = score(text_of[f[1]]);
+    ++n;
+    exact += same(got, want);
+    close += std::fabs(got.compound - want.compound) <= 1e-4;
+    const bool label_ok = SentimentModel::label(got.compound) == SentimentModel::label(want.compound);
+    same_label += label_ok;
+    if (!same(got, want))
+      MESSAGE("tweet " << f[1] << ": got " << show(got) << ", reference " << show(want));
+  }
+  MESSAGE("tweets: " << n << " scored; same label " << same_label << ", |compound - ref| <= 1e-4 " << close
+                     << ", all four scores identical " << exact);
+  CHECK(n == 4200);
+  CHECK(same_label == n);
+  CHECK(close >= 0.995 * n);
+}
+
+TEST_CASE("compound correlates with the human ratings as the reference's does, per set") {
+  if (!shared_data_present()) return;
+  // The reference's r, measured with vaderSentiment 3.3.2 (VADER_NOTES.md), to 3 places.
+  const std::pair<const char*, double> sets[] = {{"tweets", 0.872},
+                                                 {"movieReviewSnippets", 0.428},
+                                                 {"amazonReviewSnippets", 0.590},
+                                                 {"nytEditorialSnippets", 0.503}};
+  for (const auto& [set, reference_r] : sets) {
+    const GroundTruth gt = read_ground_truth(set);
+    std::vector<double> compound;
+    for (const auto& t : gt.texts) compound.push_back(score(t).compound);
+    const double r = pearson(compound, gt.ratings);
+    MESSAGE(std::string(set) << ": n = " << gt.texts.size() << ", Pearson r = " << r << " (reference " << reference_r << ")");
+    CHECK(std::fabs(r - reference_r) <= 0.0005);
+  }
+}
+
+TEST_CASE("the embedded lexicon is the reference 3.3.2 lexicon, token for token") {
+  const auto ours = mlgate::vader::parse_lexicon(
+      mlgate::embedded::as_text(mlgate::embedded::vader_lexicon_tsv, mlgate::embedded::vader_lexicon_tsv_size),
+      "embedded");
+  CHECK(ours.size() == 7506);
+  CHECK(ours.at("heart") == 3.2);
+  CHECK(ours.at("hearts") == 3.3);
+  CHECK(ours.at("flawed") == -2.1);
+  CHECK(ours.at("badass") == 1.4);
+  CHECK(ours.at("lol") == 1.8);  // the later of two lines wins
+  CHECK(ours.at("ok") == 1.2);
+  const std::string path = kShared + "/data/vader_lexicon/vader_lexicon.txt";
+  if (!std::filesystem::exists(path)) {
+    MESSAGE("SKIPPED comparison: " << path << " is absent");
+    return;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(ours == mlgate::vader::parse_lexicon(text.str(), path));
+}
+
+TEST_CASE("the embedded emoji names agree with the reference's for every key it can match") {
+  const auto names = mlgate::vader::parse_emoji_names(
+      mlgate::embedded::as_text(mlgate::embedded::emoji_names_tsv, mlgate::embedded::emoji_names_tsv_size));
+  std::map<char32_t, std::string> ours(names.begin(), names.end());
+  CHECK(ours.size() == names.size());
+  const std::string path = kShared + "/data/vader_lexicon/emoji_utf8_lexicon.txt";
+  if (!std::filesystem::exists(path)) {
+    MESSAGE("SKIPPED comparison: " << path << " is absent");
+    return;
+  }
+  // Only keys of one code point can match: the reference looks the text up code point by code point.
+  std::map<char32_t, std::string> reference;
+  for (const auto& line : read_lines(path)) {
+    const auto f = split_tabs(line);
+    REQUIRE(f.size() >= 2);
+    const char* p = f[0].data();
+    const char* end = p + f[0].size();
+    const char32_t cp = mlgate::unicode::decode(p, end);
+    if (p == end) reference[cp] = f[1];
+  }
+  CHECK(reference.size() == 1212);
+  CHECK(ours == reference);
+}
+
+TEST_CASE("labels follow the compound thresholds") {
+  CHECK(SentimentModel::label(0.05) == "positive");
+  CHECK(SentimentModel::label(0.0499) == "neutral");
+  CHECK(SentimentModel::label(0.0) == "neutral");
+  CHECK(SentimentModel::label(-0.0499) == "neutral");
+  CHECK(SentimentModel::label(-0.05) == "negative");
+}
+
+TEST_CASE("empty and blank texts score zero") {
+  for (std::string_view text : {"", " ", "\t\r\n", "\xC2\xA0\xE3\x80\x80"}) {
+    CAPTURE(text);
+    CHECK(same(score(text), SentimentScores{0, 0, 0, 0}));
+  }
+}
+
+TEST_CASE("the but rule keeps the reference's ordering quirk on short and long inputs") {
+  std::vector<double> v{2, 1, 0, 3};
+  mlgate::vader::apply_but_rule(v, 2);
+  CHECK(v == std::vector<double>{0.5, 1, 0, 4.5});
+  // Long inputs take the indexed path: it must agree with the literal algorithm, repeated
+  // values (which is where the quirk shows) included.
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> pick(0, 6);
+  const double values[] = {0.0, -0.0, 1.9, -2.5, 0.95, 3.8, 1.9 * 0.5};
+  for (std::size_t n : {5u, 300u, 2000u}) {
+    std::vector<double> in(n);
+    for (double& x : in) x = values[pick(rng)];
+    const std::size_t but = n / 3;
+    std::vector<double> got = in;
+    mlgate::vader::apply_but_rule(got, but);
+    CHECK(got == python_but(in, but));
+  }
+}
+
+TEST_CASE("white space is what Python's str.split() splits on, control characters included") {
+  const SentimentScores plain = score("The movie was good");
+  CHECK(plain.compound == 0.4404);
+  // 0x1C-0x1F, NEL, NBSP, U+2003, U+3000 are white space to Python.
+  CHECK(same(score("The\x1Cmovie\x1Dwas\x1Egood\x1F"), plain));
+  CHECK(same(score("The\xC2\x85movie\xC2\xA0was\xE2\x80\x83good\xE3\x80\x80"), plain));
+  // Other control characters and U+200B are not: they stay inside the token.
+  CHECK(score("The movie was good\x07").compound == 0.0);
+  CHECK(score("The movie was good\xE2\x80\x8B").compound == 0.0);
+  CHECK(same(score("The movie was good \x01\x02\x03"), score("The movie was good xyz")));
+}
+
+TEST_CASE("NUL bytes are ordinary characters") {
+  const std::string with_nul("The movie was good \0 ok", 23);
+  CHECK(same(score(with_nul), score("The movie was good x ok")));
+  CHECK(score(std::string_view("good\0", 5)).compound == 0.0);  // "good\0" is not "good"
+  CHECK(same(score(std::string(1000, '\0')), SentimentScores{0, 1, 0, 0}));
+}
+
+TEST_CASE("invalid UTF-8 reads as U+FFFD and never breaks scoring") {
+  // Python: b"\xe2\x82".decode("utf-8", "replace") is one U+FFFD, b"\xf0\x80" two, an encoded
+  // surrogate three.
+  CHECK(mlgate::unicode::code_points("\xE2\x82") == 1);
+  CHECK(mlgate::unicode::code_points("\xF0\x80") == 2);
+  CHECK(mlgate::unicode::code_points("\xED\xA0\x80") == 3);
+  CHECK(mlgate::unicode::code_points("\xC0\xAF") == 2);  // overlong
+  CHECK(same(score("The movie was good \xFF\xFE"), score("The movie was good \xEF\xBF\xBD")));
+  CHECK(same(score("The movie was good \xE2\x82"), score("The movie was good x")));
+  CHECK(score("\xFFgood").compound == 0.0);
+  // Every byte value, in every position: the scores stay in range.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text(static_cast<std::size_t>(byte(rng)), ' ');
+    for (char& c : text) c = static_cast<char>(byte(rng));
+    text += " good!";
+    const SentimentScores s = score(text);
+    REQUIRE(s.compound >= -1.0);
+    REQUIRE(s.compound <= 1.0);
+    REQUIRE(s.neg + s.neu + s.pos == doctest::Approx(1.0).epsilon(0.01));
+  }
+}
+
+TEST_CASE("lower-casing and upper-case detection follow Python beyond ASCII") {
+  std::string out;
+  mlgate::unicode::append_lower("\xE2\x84\xAAISS", out);  // KELVIN SIGN lower-cases to "k"
+  CHECK(out == "kiss");
+  CHECK(same(score("\xE2\x84\xAAiss me"), score("kiss me")));
+  out.clear();
+  mlgate::unicode::append_lower("\xCE\xA3\xCE\x91\xCE\xA3 \xCE\xA3", out);  // "ΣΑΣ Σ" -> "σας σ"
+  CHECK(out == "\xCF\x83\xCE\xB1\xCF\x82 \xCF\x83");
+  out.clear();
+  mlgate::unicode::append_lower("\xC4\xB0", out);  // "İ" -> "i̇"
+  CHECK(out == "i\xCC\x87");
+  CHECK(mlgate::unicode::is_upper("\xC3\x89T\xC3\x89"));          // "ÉTÉ"
+  CHECK_FALSE(mlgate::unicode::is_upper("\xC7\x85"));             // "ǅ" is title case
+  CHECK(mlgate::unicode::is_upper("\xE2\x92\xB6"));               // "Ⓐ" is Other_Uppercase
+  CHECK_FALSE(mlgate::unicode::is_upper("123"));
+}
+
+TEST_CASE("mixed scripts: words outside the lexicon count as neutral words") {
+  const SentimentScores mixed = score("\xD0\xAD\xD1\x82\xD0\xBE \xD1\x85\xD0\xBE\xD1\x80\xD0\xBE\xD1\x88\xD0\xBE good "
+                                      "\xE8\x89\xAF\xE3\x81\x84 \xD8\xAC\xD9\x8A\xD8\xAF");
+  CHECK(same(mixed, score("aaa bbb good ccc ddd")));
+  // An emoji is replaced by its name; a variation selector stays glued to the name's last word.
+  CHECK(same(score("I \xE2\x9D\xA4 you"), score("I red heart you")));
+  CHECK(same(score("I \xE2\x9D\xA4\xEF\xB8\x8F you"), score("I red xheart you")));
+  CHECK(same(score("so\xF0\x9F\x98\x81"), score("so beaming face with smiling eyes")));
+}
+
+TEST_CASE("a 5000-character text of one word") {
+  CHECK(same(score(std::string(5000, 'a')), SentimentScores{0, 1, 0, 0}));
+  std::string goods;
+  for (int i = 0; i < 1000; ++i) goods += "good ";  // 5000 characters, 1000 tokens
+  CHECK(same(score(goods), SentimentScores{0, 0, 1, 1}));
+  std::string caps(5000, 'A');
+  CHECK(same(score(caps), SentimentScores{0, 1, 0, 0}));
+}
+
+TEST_CASE("a megabyte of one character is scored in linear time") {
+  const std::size_t mb = 1 << 20;
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(same(score(std::string(mb, 'a')), SentimentScores{0, 1, 0, 0}));
+  CHECK(same(score(std::string(mb, '!')), SentimentScores{0, 1, 0, 0}));
+  CHECK(same(score(std::string(mb, ' ')), SentimentScores{0, 0, 0, 0}));
+  std::string smiles;
+  for (std::size_t i = 0; i < mb / 4; ++i) smiles += "\xF0\x9F\x98\x80";  // grinning face
+  const SentimentScores s = score(smiles);
+  CHECK(s.compound == 1.0);
+  CHECK(s.neg == 0.0);
+  std::string eacute;
+  for (std::size_t i = 0; i < mb / 2; ++i) eacute += "\xC3\x89";
+  CHECK(same(score(eacute), SentimentScores{0, 1, 0, 0}));
+  std::string buts;  // 300,000 tokens with a "but": the quirk's indexed path
+  while (buts.size() < mb) buts += "good but bad ";
+  const SentimentScores b = score(buts);
+  CHECK(b.compound >= -1.0);
+  CHECK(b.compound <= 1.0);
+  MESSAGE("six 1 MB texts scored in "
+          << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s");
+}
+
+TEST_CASE("a lexicon file replaces the word lexicon") {
+  const auto dir = std::filesystem::temp_directory_path() / ("mlgate_lexicon_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::binary) << text;
+    return (dir / name).string();
+  };
+  SUBCASE("non-ASCII keys match their upper-case spellings, as Python's lower() has it") {
+    const auto m = SentimentModel::from_lexicon_file(
+        write("ok.tsv", "sch\xC3\xB6n\t2.0\t0.5\t[2, 2]\r\n\xCE\xBA\xCE\xB1\xCE\xBB\xCF\x8C\xCF\x82\t1.5\n\nschlecht\t-2\n"));
+    CHECK(m.score("SCH\xC3\x96N").compound > 0.05);
+    CHECK(m.score("\xCE\x9A\xCE\x91\xCE\x9B\xCE\x8C\xCE\xA3").compound > 0.05);  // "ΚΑΛΌΣ"
+    CHECK(m.score("schlecht").compound < -0.05);
+    CHECK(m.score("not schlecht").compound > 0.05);  // the rules still apply
+    CHECK(m.score("good").compound == 0.0);  // the built-in words are gone
+  }
+  SUBCASE("errors name the file and the line") {
+    const auto missing = (dir / "missing.tsv").string();
+    CHECK_THROWS_WITH_AS(SentimentModel::from_lexicon_file(missing),
+                         doctest::Contains(missing.c_str()), std::runtime_error);
+    const auto malformed = write("bad.tsv", "good\t1.0\nbad -1.0\n");
+    CHECK_THROWS_WITH_AS(SentimentModel::from_lexicon_file(malformed),
+                         doctest::Contains("line 2"), std::runtime_error);
+    CHECK_THROWS_AS(SentimentModel::from_lexicon_file(write("nan.tsv", "good\tnan\n")), std::runtime_error);
+    CHECK_THROWS_AS(SentimentModel::from_lexicon_file(write("utf.tsv", "g\xFFood\t1\n")), std::runtime_error);
+    CHECK_THROWS_AS(SentimentModel::from_lexicon_file(write("empty.tsv", "\n\n")), std::runtime_error);
+  }
+  std::filesystem::remove_all(dir);
+}
