@@ -60,30 +60,39 @@ struct Workspace {
   }
 };
 
-bool is_ascii(std::string_view s) {
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    if (w & 0x8080808080808080ull) return false;
-  }
-  for (; i < s.size(); ++i)
-    if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
-  return true;
+// Whether the code point just decoded from [start, p) must change: an emoji to replace, or
+// an invalid sequence (decoded as U+FFFD but not spelled as one).
+bool needs_rewrite(char32_t cp, const char* start, const char* p, const vader::EmojiTable& emoji) {
+  if (cp >= emoji.min_code_point() && emoji.find(cp)) return true;
+  return cp == unicode::kReplacement && std::string_view(start, static_cast<std::size_t>(p - start)) != "\xEF\xBF\xBD";
 }
 
 // Step 1 of the reference: each code point that is an emoji is replaced by its name, preceded
 // by a space unless the previous output character is one. Invalid UTF-8 becomes U+FFFD here, so
-// the later passes see valid UTF-8 only.
+// the later passes see valid UTF-8 only. Most texts need neither: they are returned as they are.
 std::string_view replace_emoji(std::string_view in, const vader::EmojiTable& emoji, std::string& out) {
-  if (is_ascii(in) && emoji.min_code_point() >= 0x80) return in;
-  out.clear();
-  out.reserve(in.size() + 16);
-  bool prev_space = true;
-  for (const char *p = in.data(), *end = p + in.size(); p < end;) {
+  const char* const end = in.data() + in.size();
+  const char* p = in.data();
+  const char* first_change = end;
+  const bool ascii_is_plain = emoji.min_code_point() >= 0x80;
+  while (p < end && first_change == end) {
+    if (ascii_is_plain) {  // skip plain ASCII eight bytes at a time: most texts are all ASCII
+      std::uint64_t w;
+      while (end - p >= 8 && (std::memcpy(&w, p, 8), (w & 0x8080808080808080ull) == 0)) p += 8;
+      while (p < end && static_cast<unsigned char>(*p) < 0x80) ++p;
+      if (p == end) break;
+    }
+    const char* start = p;
+    const char32_t cp = static_cast<unsigned char>(*p) < 0x80 ? static_cast<unsigned char>(*p++) : unicode::decode(p, end);
+    if (needs_rewrite(cp, start, p, emoji)) first_change = start;
+  }
+  if (first_change == end) return in;
+  out.assign(in.data(), first_change);
+  bool prev_space = !out.empty() ? out.back() == ' ' : true;
+  for (p = first_change; p < end;) {
     const char* start = p;
     const char32_t cp = unicode::decode(p, end);
-    if (const std::string* name = emoji.find(cp)) {
+    if (const std::string* name = cp >= emoji.min_code_point() ? emoji.find(cp) : nullptr) {
       if (!prev_space) out += ' ';
       out += *name;
       prev_space = false;
@@ -383,24 +392,8 @@ SentimentModel::Tables make_tables(std::string_view lexicon_tsv, std::string_vie
                                 vader::EmojiTable(vader::parse_emoji_names(emoji))};
 }
 
-}  // namespace
-
-namespace vader {
-
-// The reference's "but" rule, quirk included: for each position k in order it takes the current
-// value x = v[k], finds the FIRST position j holding a value equal to x, and writes x * factor
-// there (not at k). Short texts scan; long ones index positions by value, so a megabyte of
-// "a but a" stays O(n log n) instead of quadratic.
-void apply_but_rule(std::vector<double>& v, std::size_t but) {
-  if (v.size() <= 256) {
-    for (std::size_t k = 0; k < v.size(); ++k) {
-      const double x = v[k];
-      std::size_t j = 0;
-      while (v[j] != x) ++j;
-      if (j != but) v[j] = x * but_factor(j, but);
-    }
-    return;
-  }
+// The "but" rule for many non-zero valences: positions indexed by value, O(n log n).
+void apply_but_rule_indexed(std::vector<double>& v, std::size_t but) {
   std::map<double, std::set<std::size_t>> where;  // -0.0 and 0.0 are one key, as == has it
   for (std::size_t k = 0; k < v.size(); ++k) where[v[k]].insert(k);
   for (std::size_t k = 0; k < v.size(); ++k) {
@@ -412,6 +405,42 @@ void apply_but_rule(std::vector<double>& v, std::size_t but) {
     if (it->second.empty()) where.erase(it);
     v[j] = x * but_factor(j, but);
     where[v[j]].insert(j);
+  }
+}
+
+}  // namespace
+
+namespace vader {
+
+// The reference's "but" rule, quirk included: for each position k in order it takes the current
+// value x = v[k], finds the FIRST position j holding a value equal to x, and writes x * factor
+// there (not at k). Zeros stay zeros, so a zero's first position is tracked directly and only
+// the non-zero positions are scanned; when there are many of those (a megabyte of "a but a"),
+// positions are indexed by value instead, so the rule is never quadratic.
+void apply_but_rule(std::vector<double>& v, std::size_t but) {
+  thread_local std::vector<std::size_t> nonzero;
+  nonzero.clear();
+  std::size_t first_zero = v.size();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] != 0) nonzero.push_back(i);
+    else if (first_zero == v.size()) first_zero = i;
+  }
+  if (nonzero.size() > 1024) {
+    std::vector<std::size_t>().swap(nonzero);  // do not pin a huge buffer to the thread
+    apply_but_rule_indexed(v, but);
+    return;
+  }
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    const double x = v[k];
+    std::size_t j = first_zero;  // position k is untouched until step k, so x == 0 means k >= first_zero
+    if (x != 0) {
+      auto p = nonzero.begin();
+      while (v[*p] != x) ++p;  // stops at k at the latest
+      j = *p;
+    }
+    if (j == but) continue;
+    v[j] = x * but_factor(j, but);
+    if (v[j] == 0 && j < first_zero) first_zero = j;  // a subnormal valence halved to zero
   }
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <map>
 #include <random>
@@ -251,12 +252,13 @@ TEST_CASE("the but rule keeps the reference's ordering quirk on short and long i
   std::vector<double> v{2, 1, 0, 3};
   mlgate::vader::apply_but_rule(v, 2);
   CHECK(v == std::vector<double>{0.5, 1, 0, 4.5});
-  // Long inputs take the indexed path: it must agree with the literal algorithm, repeated
-  // values (which is where the quirk shows) included.
+  // Both code paths (a scan when few valences are non-zero, an index by value when many are)
+  // must agree with the literal algorithm, on repeated values (where the quirk shows), signed
+  // zeros, and a subnormal that halves to zero.
   std::mt19937 rng(42);
-  std::uniform_int_distribution<int> pick(0, 6);
-  const double values[] = {0.0, -0.0, 1.9, -2.5, 0.95, 3.8, 1.9 * 0.5};
-  for (std::size_t n : {5u, 300u, 2000u}) {
+  std::uniform_int_distribution<int> pick(0, 7);
+  const double values[] = {0.0, -0.0, 1.9, -2.5, 0.95, 3.8, 1.9 * 0.5, std::numeric_limits<double>::denorm_min()};
+  for (std::size_t n : {5u, 300u, 1400u, 5000u}) {
     std::vector<double> in(n);
     for (double& x : in) x = values[pick(rng)];
     const std::size_t but = n / 3;
