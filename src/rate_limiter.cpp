@@ -221,34 +221,65 @@ std::string rate_limited_message(int64_t retry_after_s) {
 }
 
 // ---------------------------------------------------------------- table
+//
+// Concurrency. A decision for a client already in the table takes no lock
+// and writes nothing shared but the client's own TAT: it reads the slot's
+// key, its TAT, the key again, and (if allowed) compare-and-swaps the TAT.
+// Structural changes (a new client, an eviction, a cuckoo move, restore)
+// take the shard's mutex. Before a structural change rewrites an occupied
+// slot it swaps the slot's TAT to kBusy, so that a lock-free update racing
+// with it fails its compare-and-swap and retries (finding the key in its new
+// slot, or falling back to the mutex). Why this matters: with a mutex on
+// every decision, two threads were slower together than one, because every
+// lock moved the mutex's cache line between the cores.
+
+namespace {
+constexpr int64_t kBusy = std::numeric_limits<int64_t>::min();
+}  // namespace
 
 // One bucket: two cache lines. key 0 marks an empty slot (hashes are never 0).
 struct alignas(64) RateLimiter::Bucket {
-  uint64_t key[kWays];
-  int64_t tat[kWays];
+  std::atomic<uint64_t> key[kWays];
+  std::atomic<int64_t> tat[kWays];
 };
+
+void RateLimiter::check_layout() {
+  static_assert(sizeof(Bucket) == kWays * kBytesPerEntry, "16 bytes a client, no padding");
+  static_assert(std::atomic<int64_t>::is_always_lock_free);
+}
 static_assert(sizeof(uint64_t) + sizeof(int64_t) == RateLimiter::kBytesPerEntry);
 
-namespace {
-// Counters are written only under their shard's mutex (a plain load+store,
-// no locked instruction) and read lock-free by stats(): relaxed atomics.
-struct alignas(64) CounterLine {
+struct alignas(64) RateLimiter::CounterLine {
   std::atomic<uint64_t> v[8];
 };
+
+namespace {
+// Written only under the owning mutex (a plain load+store, no locked
+// instruction), read lock-free by stats().
 inline void bump(std::atomic<uint64_t>& c) {
   c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// Decision counters are striped by thread (not by shard) so that two
+// threads do not write the same cache line on every decision.
+constexpr size_t kStripes = 16;
+std::atomic<size_t> g_next_stripe{0};
+size_t my_stripe() {
+  thread_local const size_t stripe = g_next_stripe.fetch_add(1, std::memory_order_relaxed) % kStripes;
+  return stripe;
 }
 }  // namespace
 
 struct alignas(64) RateLimiter::Shard {
-  // Guards this shard's buckets (keys and TATs). Counters below are
-  // modified only while it is held.
+  // Guards the set of keys in this shard's buckets: which slot holds which
+  // client (insert, evict, relocate, restore, snapshot). TATs of existing
+  // entries are updated without it (see above). The counters below are
+  // written only while it is held.
   mutable std::mutex mu;
   Bucket* buckets = nullptr;
   std::atomic<uint64_t> entries{0};
   std::atomic<uint64_t> forced_evictions{0};
   std::atomic<uint64_t> refilled_reused{0};
-  std::unique_ptr<CounterLine[]> counters;  // [policy*2 + (refused ? 1 : 0)]
 };
 
 RateLimiter::RateLimiter(std::vector<RatePolicy> policies, LimiterOptions options) {
@@ -278,11 +309,9 @@ RateLimiter::RateLimiter(std::vector<RatePolicy> policies, LimiterOptions option
   // the resident size does not grow as clients arrive.
   buckets_.reset(new Bucket[nbuckets]());
   shards_.reset(new Shard[shard_count_]);
-  const size_t lines = (policies_.size() * 2 + 7) / 8;
-  for (size_t i = 0; i < shard_count_; ++i) {
-    shards_[i].buckets = buckets_.get() + i * buckets_per_shard_;
-    shards_[i].counters.reset(new CounterLine[lines]());
-  }
+  for (size_t i = 0; i < shard_count_; ++i) shards_[i].buckets = buckets_.get() + i * buckets_per_shard_;
+  counter_lines_ = (policies_.size() * 2 + 7) / 8;
+  counters_.reset(new CounterLine[kStripes * counter_lines_]());
 }
 
 RateLimiter::~RateLimiter() = default;
@@ -317,15 +346,35 @@ void RateLimiter::buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& 
 
 std::optional<RateLimiter::Slot> RateLimiter::find(Bucket* b1, Bucket* b2, uint64_t h) const {
   for (size_t w = 0; w < kWays; ++w)
-    if (b1->key[w] == h) return Slot{b1, w};
+    if (b1->key[w].load(std::memory_order_acquire) == h) return Slot{b1, w};
   if (b2 != b1)
     for (size_t w = 0; w < kWays; ++w)
-      if (b2->key[w] == h) return Slot{b2, w};
+      if (b2->key[w].load(std::memory_order_acquire) == h) return Slot{b2, w};
   return std::nullopt;
 }
 
-// A slot for a new client in b1 or b2; the caller holds s.mu and writes key
-// and TAT. Order of preference:
+// The TAT of slot `w`, taken over for a structural change (caller holds the
+// shard mutex): racing lock-free updates either land before (and are in the
+// returned value) or fail.
+static int64_t take(std::atomic<int64_t>& tat) {
+  int64_t cur = tat.load();
+  while (!tat.compare_exchange_weak(cur, kBusy)) {
+  }
+  return cur;
+}
+
+// Publishes client h with TAT `tat` in slot w (shard mutex held). For an
+// occupied slot the TAT is taken first, so lock-free readers of the old
+// client see kBusy rather than the new client's TAT under the old key.
+void RateLimiter::install(Slot w, uint64_t h, int64_t tat) {
+  if (w.bucket->key[w.way].load(std::memory_order_relaxed) != 0) take(w.bucket->tat[w.way]);
+  else w.bucket->tat[w.way].store(kBusy, std::memory_order_relaxed);
+  w.bucket->key[w.way].store(h, std::memory_order_release);
+  w.bucket->tat[w.way].store(tat, std::memory_order_release);
+}
+
+// A slot for a new client in b1 or b2; the caller holds s.mu and install()s
+// into it. Order of preference:
 //  1. an empty slot, in the emptier bucket (keeps the two-choice balance);
 //  2. a slot whose entry has fully refilled (TAT <= now). Forgetting such an
 //     entry changes no decision: an unknown client is evaluated with
@@ -343,21 +392,24 @@ RateLimiter::Slot RateLimiter::claim_slot(Shard& s, Bucket* b1, Bucket* b2, int6
   for (size_t c = 0; c < nc; ++c) {
     size_t free = 0, first = kWays;
     for (size_t w = 0; w < kWays; ++w)
-      if (cand[c]->key[w] == 0 && free++ == 0) first = w;
+      if (cand[c]->key[w].load(std::memory_order_relaxed) == 0 && free++ == 0) first = w;
     if (free > best_free) { best_free = free; empty = Slot{cand[c], first}; }
   }
   if (empty) {
     bump(s.entries);
     return *empty;
   }
+  // No slot is kBusy here: only holders of s.mu set it, and they clear it.
   Slot oldest{b1, 0};
+  int64_t oldest_tat = std::numeric_limits<int64_t>::max();
   for (size_t c = 0; c < nc; ++c)
     for (size_t w = 0; w < kWays; ++w) {
-      if (cand[c]->tat[w] <= now_ns) {
+      const int64_t tat = cand[c]->tat[w].load(std::memory_order_relaxed);
+      if (tat <= now_ns) {
         bump(s.refilled_reused);
         return Slot{cand[c], w};
       }
-      if (cand[c]->tat[w] < oldest.bucket->tat[oldest.way]) oldest = Slot{cand[c], w};
+      if (tat < oldest_tat) { oldest_tat = tat; oldest = Slot{cand[c], w}; }
     }
   if (auto moved = relocate(s, cand, nc)) {
     bump(s.entries);
@@ -383,60 +435,89 @@ std::optional<RateLimiter::Slot> RateLimiter::relocate(Shard& s, Bucket* const* 
   return std::nullopt;
 }
 
-// A free slot in `b`, emptied if need be by moving one of its entries
-// into a free slot of that entry's other bucket, found the same way with
-// one step less.
+// An empty slot in `b`, emptied if need be by moving one of its entries
+// into an empty slot of that entry's other bucket, found the same way with
+// one step less. The moved client is briefly in two slots: the old one
+// kBusy (lock-free readers retry), the new one complete.
 std::optional<RateLimiter::Slot> RateLimiter::make_room(Shard& s, Bucket* b, int depth) {
   for (size_t w = 0; w < kWays; ++w)
-    if (b->key[w] == 0) return Slot{b, w};
+    if (b->key[w].load(std::memory_order_relaxed) == 0) return Slot{b, w};
   if (depth == 0) return std::nullopt;
   for (size_t w = 0; w < kWays; ++w) {
+    const uint64_t h = b->key[w].load(std::memory_order_relaxed);
     Bucket *a1, *a2;
-    buckets_for(s, b->key[w], a1, a2);
+    buckets_for(s, h, a1, a2);
     Bucket* alt = (a1 == b) ? a2 : a1;
     if (alt == b) continue;
     if (auto to = make_room(s, alt, depth - 1)) {
-      to->bucket->key[to->way] = b->key[w];
-      to->bucket->tat[to->way] = b->tat[w];
-      b->key[w] = 0;
+      const int64_t tat = take(b->tat[w]);
+      install(*to, h, tat);
+      b->key[w].store(0, std::memory_order_release);
+      b->tat[w].store(0, std::memory_order_release);
       return Slot{b, w};
     }
   }
   return std::nullopt;
 }
 
-void RateLimiter::count_decision(Shard& s, PolicyId id, bool allowed) {
+void RateLimiter::count_decision(PolicyId id, bool allowed) {
   const size_t i = size_t{id} * 2 + (allowed ? 0 : 1);
-  bump(s.counters[i / 8].v[i % 8]);
+  counters_[my_stripe() * counter_lines_ + i / 8].v[i % 8].fetch_add(1, std::memory_order_relaxed);
+}
+
+// The lock-free attempt for a client already in the table. nullopt: not
+// found, or raced with a structural change or another update; the caller
+// retries or takes the mutex.
+std::optional<Decision> RateLimiter::try_fast(const RatePolicy& p, Bucket* b1, Bucket* b2, uint64_t h,
+                                              int64_t now_ns, bool record, bool& absent) const {
+  const auto slot = find(b1, b2, h);
+  absent = !slot;
+  if (!slot) return std::nullopt;
+  std::atomic<int64_t>& tat = slot->bucket->tat[slot->way];
+  int64_t old = tat.load(std::memory_order_acquire);
+  if (old == kBusy || slot->bucket->key[slot->way].load(std::memory_order_acquire) != h)
+    return std::nullopt;
+  const Outcome o = evaluate(p, old, now_ns);
+  if (!o.d.allowed || !record) return o.d;
+  if (!tat.compare_exchange_strong(old, o.new_tat)) return std::nullopt;
+  return o.d;
 }
 
 Decision RateLimiter::decide(PolicyId id, std::string_view client, int64_t now_ns) {
+  const Decision d = run(id, client, now_ns, true);
+  count_decision(id, d.allowed);
+  return d;
+}
+
+Decision RateLimiter::peek(PolicyId id, std::string_view client, int64_t now_ns) const {
+  // With record == false, run() changes nothing (it may take a shard mutex).
+  return const_cast<RateLimiter*>(this)->run(id, client, now_ns, false);
+}
+
+Decision RateLimiter::run(PolicyId id, std::string_view client, int64_t now_ns, bool record) {
   const RatePolicy& p = policies_[id].policy;
   const uint64_t h = key_hash(id, client);
   Shard& s = shard_for(h);
   Bucket *b1, *b2;
   buckets_for(s, h, b1, b2);
+  bool absent = false;
+  for (int attempt = 0; attempt < 4 && !absent; ++attempt)
+    if (auto d = try_fast(p, b1, b2, h, now_ns, record, absent)) return *d;
 
+  // A new client, or contention: decide under the mutex. Lock-free updates
+  // of this client's TAT may still race, hence the compare-and-swap loop.
   std::lock_guard lock(s.mu);
-  const auto slot = find(b1, b2, h);
-  const Outcome o = evaluate(p, slot ? slot->bucket->tat[slot->way] : now_ns, now_ns);
-  if (o.d.allowed) {
-    const Slot w = slot ? *slot : claim_slot(s, b1, b2, now_ns);
-    w.bucket->key[w.way] = h;
-    w.bucket->tat[w.way] = o.new_tat;
+  if (const auto slot = find(b1, b2, h)) {
+    std::atomic<int64_t>& tat = slot->bucket->tat[slot->way];
+    int64_t old = tat.load();
+    while (true) {
+      const Outcome o = evaluate(p, old, now_ns);
+      if (!o.d.allowed || !record || tat.compare_exchange_weak(old, o.new_tat)) return o.d;
+    }
   }
-  count_decision(s, id, o.d.allowed);
+  const Outcome o = evaluate(p, now_ns, now_ns);
+  if (o.d.allowed && record) install(claim_slot(s, b1, b2, now_ns), h, o.new_tat);
   return o.d;
-}
-
-Decision RateLimiter::peek(PolicyId id, std::string_view client, int64_t now_ns) const {
-  const uint64_t h = key_hash(id, client);
-  Shard& s = shard_for(h);
-  Bucket *b1, *b2;
-  buckets_for(s, h, b1, b2);
-  std::lock_guard lock(s.mu);
-  const auto slot = find(b1, b2, h);
-  return evaluate(policies_[id].policy, slot ? slot->bucket->tat[slot->way] : now_ns, now_ns).d;
 }
 
 // ---------------------------------------------------------------- persistence
@@ -446,12 +527,14 @@ LimiterSnapshot RateLimiter::snapshot(int64_t now_mono_ns, int64_t now_wall_ns) 
   snap.entries.reserve(entries());
   for (size_t i = 0; i < shard_count_; ++i) {
     const Shard& s = shards_[i];
-    std::lock_guard lock(s.mu);
+    std::lock_guard lock(s.mu);  // no moves while we walk, so no client twice
     for (size_t b = 0; b < buckets_per_shard_; ++b)
       for (size_t w = 0; w < kWays; ++w) {
         const Bucket& bk = s.buckets[b];
-        if (bk.key[w] != 0 && bk.tat[w] > now_mono_ns)
-          snap.entries.push_back({bk.key[w], bk.tat[w] - now_mono_ns + now_wall_ns});
+        const uint64_t key = bk.key[w].load(std::memory_order_acquire);
+        const int64_t tat = bk.tat[w].load(std::memory_order_acquire);
+        if (key != 0 && tat > now_mono_ns)
+          snap.entries.push_back({key, tat - now_mono_ns + now_wall_ns});
       }
   }
   return snap;
@@ -476,10 +559,14 @@ RateLimiter::RestoreResult RateLimiter::restore(const LimiterSnapshot& snap, int
     Bucket *b1, *b2;
     buckets_for(s, e.key, b1, b2);
     std::lock_guard lock(s.mu);
-    const auto found = find(b1, b2, e.key);
-    const Slot w = found ? *found : claim_slot(s, b1, b2, now_mono_ns);
-    w.bucket->key[w.way] = e.key;
-    w.bucket->tat[w.way] = found ? std::max(tat, w.bucket->tat[w.way]) : tat;
+    if (const auto found = find(b1, b2, e.key)) {
+      std::atomic<int64_t>& t = found->bucket->tat[found->way];
+      int64_t cur = t.load();
+      while (cur < tat && !t.compare_exchange_weak(cur, tat)) {
+      }
+    } else {
+      install(claim_slot(s, b1, b2, now_mono_ns), e.key, tat);
+    }
     ++res.restored;
   }
   return res;
@@ -548,14 +635,16 @@ LimiterStats RateLimiter::stats() const {
   st.entries = entries();
   st.forced_evictions = forced_evictions();
   for (const auto& ps : policies_) st.policies.push_back({ps.policy.name, 0, 0});
-  for (size_t i = 0; i < shard_count_; ++i) {
-    const Shard& s = shards_[i];
-    st.refilled_reused += s.refilled_reused.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < shard_count_; ++i)
+    st.refilled_reused += shards_[i].refilled_reused.load(std::memory_order_relaxed);
+  auto counter = [&](size_t stripe, size_t i) {
+    return counters_[stripe * counter_lines_ + i / 8].v[i % 8].load(std::memory_order_relaxed);
+  };
+  for (size_t stripe = 0; stripe < kStripes; ++stripe)
     for (size_t p = 0; p < policies_.size(); ++p) {
-      st.policies[p].allowed += s.counters[(2 * p) / 8].v[(2 * p) % 8].load(std::memory_order_relaxed);
-      st.policies[p].refused += s.counters[(2 * p + 1) / 8].v[(2 * p + 1) % 8].load(std::memory_order_relaxed);
+      st.policies[p].allowed += counter(stripe, 2 * p);
+      st.policies[p].refused += counter(stripe, 2 * p + 1);
     }
-  }
   return st;
 }
 

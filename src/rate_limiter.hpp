@@ -49,8 +49,9 @@
 //   The seed is part of the snapshot: build the limiter of a restarted
 //   process with LimiterOptions::seed = snapshot.seed, then restore().
 // - Threads. decide(), peek(), snapshot(), restore() and the counters may
-//   be called concurrently from any threads. Each shard has its own mutex;
-//   a decision takes exactly one, briefly.
+//   be called concurrently from any threads. A decision for a client already
+//   in the table takes no lock (atomic loads and one compare-and-swap); a
+//   new client takes its shard's mutex (one of 64) briefly.
 #pragma once
 
 #include <atomic>
@@ -196,6 +197,7 @@ class RateLimiter {
  private:
   struct Bucket;
   struct Shard;
+  struct CounterLine;
   struct PolicyState {
     RatePolicy policy;
     HashSeed key;  // SipHash key for this policy's clients, derived from seed_
@@ -209,11 +211,16 @@ class RateLimiter {
   Shard& shard_for(uint64_t h) const;
   void buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const;
   std::optional<Slot> find(Bucket* b1, Bucket* b2, uint64_t h) const;
+  Decision run(PolicyId id, std::string_view client, int64_t now_ns, bool record);
+  std::optional<Decision> try_fast(const RatePolicy& p, Bucket* b1, Bucket* b2, uint64_t h,
+                                   int64_t now_ns, bool record, bool& absent) const;
   Slot claim_slot(Shard& s, Bucket* b1, Bucket* b2, int64_t now_ns);
+  void install(Slot w, uint64_t h, int64_t tat);
   std::optional<Slot> relocate(Shard& s, Bucket* const* cand, size_t nc);
   std::optional<Slot> make_room(Shard& s, Bucket* b, int depth);
   static constexpr int kRelocateDepth = 2;
-  void count_decision(Shard& s, PolicyId id, bool allowed);
+  void count_decision(PolicyId id, bool allowed);
+  static void check_layout();
 
   std::vector<PolicyState> policies_;
   HashSeed seed_;
@@ -223,6 +230,8 @@ class RateLimiter {
   std::unique_ptr<Bucket[]> buckets_;
   std::unique_ptr<Shard[]> shards_;
   size_t shard_count_ = 0;
+  std::unique_ptr<CounterLine[]> counters_;  // [stripe][policy*2 + refused]
+  size_t counter_lines_ = 0;                 // cache lines a stripe
 };
 
 namespace detail {
