@@ -53,30 +53,42 @@ PredictOptions parse_options(const std::vector<std::string>& args) {
   return o;
 }
 
-// Key order as documented (ordered_json keeps insertion order); doubles print as the shortest
-// text that reads back to the same value, so a rounded 0.4404 prints as 0.4404.
-void write_prediction(const SentimentScores& s, std::string& line) {
-  nlohmann::ordered_json j;
-  j["label"] = SentimentModel::label(s.compound);
-  j["score"] = s.compound;
-  j["result"] = {{"neg", s.neg}, {"neu", s.neu}, {"pos", s.pos}, {"compound", s.compound}};
-  line = j.dump();
-  line += '\n';
-}
+// One output line. The JSON object is built once and only its numbers and label change per
+// text (no allocation per line); ordered_json keeps the documented key order. nlohmann prints a
+// double as the shortest text that reads back to the same value, so the rounded 0.4404 prints
+// as 0.4404, and 1.0 as 1.0, as Python's json does.
+class PredictionWriter {
+ public:
+  PredictionWriter() {
+    json_["label"] = "neutral";
+    json_["score"] = 0.0;
+    json_["result"] = {{"neg", 0.0}, {"neu", 0.0}, {"pos", 0.0}, {"compound", 0.0}};
+  }
+  void write(const SentimentScores& s, std::ostream& out) {
+    json_["label"] = SentimentModel::label(s.compound);
+    json_["score"] = s.compound;
+    auto& result = json_["result"];
+    result["neg"] = s.neg;
+    result["neu"] = s.neu;
+    result["pos"] = s.pos;
+    result["compound"] = s.compound;
+    out << json_ << '\n';
+  }
+
+ private:
+  nlohmann::ordered_json json_;
+};
 
 int score_all(const SentimentModel& model, const PredictOptions& o, std::istream& in, std::ostream& out) {
-  std::string line, json;
+  PredictionWriter writer;
   if (!o.texts.empty()) {
-    for (const auto& t : o.texts) {
-      write_prediction(model.score(t), json);
-      out << json;
-    }
+    for (const auto& t : o.texts) writer.write(model.score(t), out);
   } else {
-    while (std::getline(in, line)) {  // `line` and `json` are reused: no allocation once warm
+    std::string line;  // reused: no allocation per line once warm
+    while (std::getline(in, line)) {
       std::string_view text = line;
       if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      write_prediction(model.score(text), json);
-      out.write(json.data(), static_cast<std::streamsize>(json.size()));
+      writer.write(model.score(text), out);
     }
   }
   out.flush();
