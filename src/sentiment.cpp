@@ -38,10 +38,15 @@ constexpr double kBDecr = -0.293;
 constexpr double kCIncr = 0.733;
 constexpr double kNScalar = -0.74;
 
+// What the rules need of one token, copied out of the word table so that the rules, which look
+// at up to three neighbours of each token, read one small contiguous array.
 struct Token {
-  const Entry* entry;
-  bool upper;    // str.isupper() of the token as written
-  bool negator;  // in the negation list, or holds "n't"
+  double valence;    // lexicon valence, when in_lexicon
+  Word word;
+  std::int8_t booster;
+  bool in_lexicon;
+  bool negator;      // in the negation list, or holds "n't"
+  bool upper;        // str.isupper() of the token as written
 };
 
 struct Workspace {
@@ -181,7 +186,7 @@ Token make_token(std::string_view word, std::uint8_t classes, const vader::WordT
   }
   const Entry& e = words.find(lower);
   const bool nt = (classes & kApostrophe) && lower.find("n't") != std::string_view::npos;
-  return Token{&e, upper, e.negator || nt};
+  return Token{e.valence, e.word, e.booster, e.in_lexicon, e.negator || nt, upper};
 }
 
 // Steps 2 to 4: split on white space, strip punctuation, look each token up once. Also counts
@@ -219,10 +224,9 @@ class Rules {
   Rules(const std::vector<Token>& tokens, bool cap_diff) : t_(tokens), cap_diff_(cap_diff) {}
 
   double valence(std::size_t i) const {
-    const Entry& e = *t_[i].entry;
-    if (e.booster != 0) return 0.0;
+    if (t_[i].booster != 0) return 0.0;
     if (word(i) == Word::kKind && i + 1 < t_.size() && word(i + 1) == Word::kOf) return 0.0;
-    if (!e.in_lexicon) return 0.0;
+    if (!t_[i].in_lexicon) return 0.0;
     double v = base_valence(i);
     for (std::size_t k = 1; k <= 3; ++k) {
       if (i < k || in_lexicon(i - k)) continue;
@@ -234,13 +238,13 @@ class Rules {
   }
 
  private:
-  Word word(std::size_t i) const { return t_[i].entry->word; }
-  bool in_lexicon(std::size_t i) const { return t_[i].entry->in_lexicon; }
+  Word word(std::size_t i) const { return t_[i].word; }
+  bool in_lexicon(std::size_t i) const { return t_[i].in_lexicon; }
   bool so_or_this(std::size_t i) const { return word(i) == Word::kSo || word(i) == Word::kThis; }
 
   // The lexicon value, with "no" and ALL-CAPS emphasis applied.
   double base_valence(std::size_t i) const {
-    const double lex = t_[i].entry->valence;
+    const double lex = t_[i].valence;
     double v = lex;
     // "no" before another lexicon word negates that word rather than scoring itself.
     if (word(i) == Word::kNo && i + 1 < t_.size() && in_lexicon(i + 1)) v = 0.0;
@@ -254,10 +258,9 @@ class Rules {
   // A booster k words back: +-B_INCR (sign of the valence), more when it is in caps, dampened
   // with distance. Note the reference's sign tests: valence < 0 flips, valence > 0 adds caps.
   double booster_scalar(std::size_t j, double v, std::size_t k) const {
-    const Entry& e = *t_[j].entry;
     double s = 0.0;
-    if (e.booster != 0) {
-      s = e.booster > 0 ? kBIncr : kBDecr;
+    if (t_[j].booster != 0) {
+      s = t_[j].booster > 0 ? kBIncr : kBDecr;
       if (v < 0) s *= -1;
       if (t_[j].upper && cap_diff_) s = v > 0 ? s + kCIncr : s - kCIncr;
     }
@@ -340,7 +343,7 @@ double but_factor(std::size_t j, std::size_t but) { return j < but ? 0.5 : 1.5; 
 
 void apply_but(const std::vector<Token>& tokens, std::vector<double>& v) {
   std::size_t but = 0;
-  while (but < tokens.size() && tokens[but].entry->word != Word::kBut) ++but;
+  while (but < tokens.size() && tokens[but].word != Word::kBut) ++but;
   if (but < tokens.size()) vader::apply_but_rule(v, but);
 }
 
