@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -398,4 +399,23 @@ TEST_CASE("a lexicon file replaces the word lexicon") {
     CHECK_THROWS_AS(SentimentModel::from_lexicon_file(write("empty.tsv", "\n\n")), std::runtime_error);
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("one model scores concurrently from many threads with the same results") {
+  const auto lines = read_lines(std::string(MLGATE_TESTS_DIR) + "/data/vader_probes.tsv");
+  std::vector<std::string> texts;
+  for (std::size_t i = 1; i < lines.size(); ++i) texts.push_back(split_tabs(lines[i])[1]);
+  std::vector<SentimentScores> expected;
+  for (const auto& t : texts) expected.push_back(score(t));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      for (int round = 0; round < 5; ++round)
+        for (std::size_t i = 0; i < texts.size(); ++i)
+          mismatches[static_cast<std::size_t>(w)] += !same(model().score(texts[i]), expected[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
 }
