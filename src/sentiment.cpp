@@ -60,6 +60,7 @@ struct Workspace {
   // A huge text should not pin its buffers to the thread for good.
   void release_if_huge() {
     if (text.capacity() > (1u << 20)) std::string().swap(text);
+    if (lower.capacity() > (1u << 16)) std::string().swap(lower);
     if (tokens.capacity() > (1u << 16)) std::vector<Token>().swap(tokens);
     if (valences.capacity() > (1u << 16)) std::vector<double>().swap(valences);
   }
