@@ -479,6 +479,13 @@ std::optional<Decision> RateLimiter::try_fast(const RatePolicy& p, Bucket* b1, B
     return std::nullopt;
   const Outcome o = evaluate(p, old, now_ns);
   if (!o.d.allowed || !record) return o.d;
+  // Fails if anyone changed the TAT since we read it: another decision, or
+  // take() by a structural change. The one gap: the slot is taken and
+  // re-installed for another client whose new TAT equals `old` to the
+  // nanosecond, all between our key check and this line; then one
+  // emission interval is charged to that client instead of ours. A refilled
+  // slot cannot do that (its new TAT is > now >= old); a forced eviction
+  // would need an exact nanosecond coincidence inside a few-ns window.
   if (!tat.compare_exchange_strong(old, o.new_tat)) return std::nullopt;
   return o.d;
 }

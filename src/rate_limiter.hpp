@@ -48,6 +48,8 @@
 //   at construction, so an address-spraying client cannot aim at a bucket.
 //   The seed is part of the snapshot: build the limiter of a restarted
 //   process with LimiterOptions::seed = snapshot.seed, then restore().
+//   (So the stored snapshot is as private as the database that holds it:
+//   with the seed, an attacker could aim at buckets again.)
 // - Threads. decide(), peek(), snapshot(), restore() and the counters may
 //   be called concurrently from any threads. A decision for a client already
 //   in the table takes no lock (atomic loads and one compare-and-swap); a

@@ -2,7 +2,10 @@
 // sleeps.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <limits>
 #include <fstream>
 #include <random>
 #include <string>
@@ -470,6 +473,28 @@ TEST_CASE("snapshots and decisions from two threads at once keep the table consi
   CHECK(lim.entries() == lim.capacity());
 }
 
+TEST_CASE("two threads racing through evictions and cuckoo moves leave every client in one slot") {
+  // A small table, more clients than slots, both threads on the same
+  // clients: lock-free TAT updates race with inserts, evictions and moves.
+  RateLimiter lim({rate("10/s")}, {.capacity = 256, .shards = 2, .seed = HashSeed{4, 2}});
+  auto work = [&](int64_t offset) {
+    for (int64_t i = 0; i < 300'000; ++i) lim.decide(0, key("k", (i * 7 + offset) % 1500), i * 200);
+  };
+  std::thread t1(work, 0), t2(work, 3);
+  t1.join();
+  t2.join();
+  const auto snap = lim.snapshot(std::numeric_limits<int64_t>::min() + 1, 0);  // every entry
+  std::vector<uint64_t> keys;
+  for (const auto& e : snap.entries) keys.push_back(e.key);
+  std::sort(keys.begin(), keys.end());
+  CHECK(std::adjacent_find(keys.begin(), keys.end()) == keys.end());
+  CHECK(keys.size() == lim.entries());
+  CHECK(lim.entries() == lim.capacity());
+  const auto st = lim.stats();
+  CHECK(st.policies[0].allowed + st.policies[0].refused == 600'000);
+  CHECK(st.forced_evictions > 0);
+}
+
 // ------------------------------------------------------------- persistence
 
 TEST_CASE("a limited client is still limited after a restart, with the same Retry-After") {
@@ -604,7 +629,14 @@ TEST_CASE("ten million sprayed clients keep the table at capacity, memory flat, 
   const int64_t rss_after = rss_kib();
 
   CHECK(lim.entries() == lim.capacity());
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  // The sanitizers' own bookkeeping (TSan keeps state for every atomic it
+  // sees) grows with the table's use; the limiter's memory is measured in
+  // the plain build.
+  MESSAGE("RSS check skipped under a sanitizer");
+#else
   CHECK(rss_after - rss_before < 1024);  // KiB
+#endif
   // Two-choice buckets with cuckoo moves fill almost completely before
   // anything is forced out (measured 91-95% of the whole table, each shard
   // 98%+; without the moves, about 72%).
