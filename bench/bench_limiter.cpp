@@ -1,11 +1,17 @@
 // Nanoseconds per rate-limit decision: one thread, and two threads sharing
 // one limiter (the server's request threads do). Run with
 //   build/bench/bench_limiter --benchmark_min_time=0.5
-// Each decision hashes a client string, takes its shard's lock, reads and
-// writes the client's entry. The clock is a counter, so the figure is the
-// limiter's alone (the server adds one steady_clock read, ~20 ns).
+// Each decision hashes a client string (SipHash-1-3), finds the client's
+// entry, and (if allowed) compare-and-swaps its TAT; no lock for a known
+// client. The clock is a counter, so the figure is the limiter's alone (the
+// server adds one steady_clock read, ~20 ns).
+// Measured (2 vCPUs, Release, quiet machine): 46 ns a decision on one
+// thread; two threads 1.75x one thread's throughput when decisions are
+// mostly refusals (reads only), 1.27x when every decision is allowed (each
+// writes a TAT in a cache line the other thread's clients share).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 #include <vector>
@@ -17,16 +23,14 @@ using namespace mlgate;
 
 namespace {
 
-// 32k distinct IPv4 limiter keys a thread, as the server would build them:
-// both threads' clients fit the table, so one and two threads do the same
-// work a decision (a spray that overfills it is measured separately).
-constexpr size_t kKeys = 32768;
-std::vector<std::string> client_keys(int thread) {
+// 64k distinct IPv4 limiter keys, as the server would build them, split
+// between the threads: one thread or two, the table holds the same clients
+// and a decision does the same work, so the figures compare.
+constexpr size_t kKeys = 65536;
+std::vector<std::string> client_keys(int thread, int threads) {
   std::vector<std::string> keys;
-  keys.reserve(kKeys);
-  for (size_t i = 0; i < kKeys; ++i) {
-    const auto a = IpAddress::from_v4({static_cast<uint8_t>(10 + thread), static_cast<uint8_t>(i >> 8),
-                                       static_cast<uint8_t>(i & 0xff), 7});
+  for (size_t i = kKeys / threads * thread; i < kKeys / threads * (thread + 1); ++i) {
+    const auto a = IpAddress::from_v4({10, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i & 0xff), 7});
     keys.push_back(limiter_key(a));
   }
   return keys;
@@ -40,14 +44,18 @@ struct alignas(64) Clock {
 };
 Clock g_clocks[2][8];
 
-// `open`: every decision for one of these clients writes its TAT.
+// Decisions over this thread's share of the clients; "allowed" reports the
+// fraction allowed, to show which path was measured.
 void decide_loop(benchmark::State& state, RateLimiter& lim, int bench) {
-  const auto keys = client_keys(state.thread_index());
-  int64_t now = g_clocks[bench][state.thread_index()].now;
+  const auto keys = client_keys(state.thread_index(), state.threads());
+  // Start past every clock of earlier runs, so no client sees time go back.
+  int64_t now = 0;
+  for (const auto& c : g_clocks[bench]) now = std::max(now, c.now);
+  const size_t mask = keys.size() - 1;  // a power of two
   size_t i = 0, allowed = 0;
   for (auto _ : state) {
     now += 1000;
-    allowed += lim.decide(0, keys[i++ & (kKeys - 1)], now).allowed;
+    allowed += lim.decide(0, keys[i++ & mask], now).allowed;
   }
   g_clocks[bench][state.thread_index()].now = now;
   state.SetItemsProcessed(state.iterations());
