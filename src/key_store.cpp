@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "clock.hpp"
+
 namespace mlgate {
 namespace {
 
@@ -151,7 +153,22 @@ std::shared_ptr<const KeyRecord> KeyCache::authenticate(std::string_view present
   lookups_.fetch_add(1, std::memory_order_relaxed);
   auto snap = snapshot_.load(std::memory_order_acquire);
   auto it = snap->find(h);
-  if (it == snap->end() || !it->second->active_at(now_ms)) return nullptr;
+  if (it == snap->end()) {
+    // Perhaps created a moment ago by the CLI: look once more, rarely.
+    int64_t now = mono_ns(), last = last_miss_refresh_ns_.load();
+    if (now - last < kMissRefreshNs ||
+        !last_miss_refresh_ns_.compare_exchange_strong(last, now))
+      return nullptr;
+    try {
+      if (!refresh()) return nullptr;
+    } catch (const DbError&) {
+      return nullptr;
+    }
+    snap = snapshot_.load(std::memory_order_acquire);
+    it = snap->find(h);
+    if (it == snap->end()) return nullptr;
+  }
+  if (!it->second->active_at(now_ms)) return nullptr;
   {
     std::lock_guard lock(used_mu_);
     used_[it->second->id] = now_ms;
@@ -160,6 +177,8 @@ std::shared_ptr<const KeyRecord> KeyCache::authenticate(std::string_view present
 }
 
 bool KeyCache::refresh() {
+  std::unique_lock lock(db_mu_, std::try_to_lock);
+  if (!lock) return false;
   // data_version changes only when another connection commits: no I/O.
   int64_t dv = db_.pragma_int("data_version");
   if (dv == data_version_) return false;
@@ -186,6 +205,7 @@ void KeyCache::reload() {
 }
 
 void KeyCache::flush_last_used() {
+  std::lock_guard db_lock(db_mu_);
   std::unordered_map<std::string, int64_t> batch;
   {
     std::lock_guard lock(used_mu_);

@@ -96,7 +96,8 @@ class KeyCache {
   std::shared_ptr<const KeyRecord> authenticate(std::string_view presented,
                                                 int64_t now_ms);
 
-  // Reloads the snapshot if the key table changed. Maintenance thread only.
+  // Reloads the snapshot if the key table changed. Thread-safe; a caller
+  // that finds another refresh under way returns at once.
   bool refresh();
   // Writes the batched last_used_at times. Maintenance thread only.
   void flush_last_used();
@@ -110,7 +111,12 @@ class KeyCache {
                                  KeyHashHasher>;
   void reload();
 
-  Db db_;  // owned by the maintenance thread
+  // On a miss, look again at most this often: a key created a moment ago
+  // works at once, and a flood of unknown keys costs at most 100 reads/s.
+  static constexpr int64_t kMissRefreshNs = 10'000'000;
+  std::mutex db_mu_;  // guards db_, data_version_, generation_
+  Db db_;
+  std::atomic<int64_t> last_miss_refresh_ns_{0};
   int64_t data_version_ = -1;
   int64_t generation_ = -1;
   std::atomic<std::shared_ptr<const Map>> snapshot_;  // replaced whole, never mutated

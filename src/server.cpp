@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -180,7 +181,7 @@ struct Server::Impl {
   // The pre-routing chain.
   HR pre_route(const Request& req, Response& res);
   std::string client_of(const Request& req);
-  bool check_framing(const Request& req, Response& res);
+  bool check_framing(const Request& req, Response& res, bool& oversized);
   bool check_limit(PolicyId id, const std::string& client, Response& res);
   bool check_key(const Request& req, Response& res);
   void add_cors(const Request& req, Response& res);
@@ -306,6 +307,13 @@ void Server::Impl::build_http() {
   };
   // Without TCP_NODELAY, keep-alive responses stall on Nagle + delayed ACK.
   h.set_tcp_nodelay(true);
+  // The library's default adds SO_REUSEPORT, which lets a second server bind
+  // the same port and silently take half the connections. Reuse the address
+  // (restart without TIME_WAIT delays), never the port.
+  h.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   h.set_keep_alive_max_count(1'000'000);  // a busy connection is not cut after 5 requests
   h.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
   h.set_read_timeout(cfg.read_timeout_s, 0);
@@ -363,7 +371,8 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
     res.set_header("Connection", "close");
     return refuse();
   }
-  if (!check_framing(req, res)) return refuse();
+  bool oversized = false;
+  if (!check_framing(req, res, oversized)) return refuse();
   t_ctx.client = client_of(req);
   if (req.method == "OPTIONS") {
     add_cors(req, res);
@@ -378,6 +387,9 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
   }
   t_ctx.route = route;
   if (!check_limit(ip_policy, t_ctx.client, res)) return refuse();
+  // A body over the cap but small enough to drain: the library reads and
+  // discards it and answers 413, and the connection stays usable.
+  if (oversized) return HR::Unhandled;
   if (route->scope != 0 && !check_key(req, res)) return refuse();
   if (route->has_body) return HR::Unhandled;  // the library reads the body, then dispatch()
   dispatch(req, res);
@@ -404,7 +416,7 @@ std::string Server::Impl::client_of(const Request& req) {
 // chunked or length-less bodies ignore the size cap (CVE-2025-46728), gzip
 // bodies inflate past it (CVE-2026-22776), and a body on a GET would be
 // parsed as the next request.
-bool Server::Impl::check_framing(const Request& req, Response& res) {
+bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversized) {
   if (req.headers.size() > 100) {
     set_detail(res, 431, "Too many request headers");
     return false;
@@ -437,6 +449,14 @@ bool Server::Impl::check_framing(const Request& req, Response& res) {
   if (!post && *len > 0) {
     set_detail(res, 400, "This method takes no request body");
     return false;
+  }
+  // Up to this much is drained so that an ordinary client that sent too
+  // much reads a 413 rather than a reset; beyond it the connection is
+  // closed without reading.
+  size_t drain_max = std::max<size_t>(4u << 20, 4 * cfg.max_body_bytes);
+  if (post && *len > cfg.max_body_bytes && *len <= drain_max) {
+    oversized = true;
+    return true;
   }
   if (*len > cfg.max_body_bytes) {
     set_detail(res, 413, "Request body too large (limit " + std::to_string(cfg.max_body_bytes) +

@@ -1,0 +1,241 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace e2e {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::random_device rd;
+  for (;;) {
+    path = fs::temp_directory_path() / ("mlgate-e2e-" + std::to_string(rd()));
+    if (fs::create_directory(path)) break;
+  }
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err_fd) {
+  std::vector<char*> argv;
+  std::string bin = MLGATE_BINARY;
+  argv.push_back(bin.data());
+  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (in_fd >= 0) dup2(in_fd, 0);
+    if (out_fd >= 0) dup2(out_fd, 1);
+    if (err_fd >= 0) dup2(err_fd, 2);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+CliResult run_cli(const std::vector<std::string>& args, const std::string& input) {
+  TempDir tmp;
+  auto in_path = (tmp.path / "in").string(), out_path = (tmp.path / "out").string(),
+       err_path = (tmp.path / "err").string();
+  std::ofstream(in_path, std::ios::binary) << input;
+  int in = open(in_path.c_str(), O_RDONLY);
+  int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = spawn(args, in, out, err);
+  close(in);
+  close(out);
+  close(err);
+  // A command that should have exited but serves instead must fail the
+  // test, not hang the suite.
+  int st = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (waitpid(pid, &st, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(out_path), slurp(err_path)};
+}
+
+ServerProc::ServerProc(std::vector<std::string> args, std::string dir) : args_(std::move(args)) {
+  if (dir.empty()) {
+    own_dir_ = std::make_unique<TempDir>();
+    dir = (own_dir_->path / "data").string();
+  }
+  dir_ = dir;
+  log_path_ = dir_ + ".log";
+  start();
+}
+
+ServerProc::~ServerProc() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+void ServerProc::start() {
+  std::vector<std::string> a = {"serve", "--port", "0", "--data-dir", dir_};
+  a.insert(a.end(), args_.begin(), args_.end());
+  // Append: a restarted server's log follows the first one's.
+  int err = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  size_t seen = slurp(log_path_).size();
+  pid_ = spawn(a, -1, err, err);
+  close(err);
+  ++starts_;
+  static const std::regex kListening(R"re("msg":"listening".*"port":(\d+))re");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string log = slurp(log_path_).substr(seen);
+    std::smatch m;
+    if (std::regex_search(log, m, kListening)) {
+      port_ = std::stoi(m[1]);
+      auto c = client();
+      if (auto r = c.Get("/health"); r && r->status == 200) return;
+    }
+    int st;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("mlgate exited at start: " + slurp(log_path_).substr(seen));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("mlgate did not start: " + slurp(log_path_).substr(seen));
+}
+
+void ServerProc::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+int ServerProc::wait_exit(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+void ServerProc::restart() {
+  signal(SIGTERM);
+  if (wait_exit() < 0) throw std::runtime_error("mlgate did not stop on SIGTERM");
+  start();
+}
+
+std::string ServerProc::log() const { return slurp(log_path_); }
+
+httplib::Client ServerProc::client() const {
+  httplib::Client c("127.0.0.1", port_);
+  c.set_connection_timeout(5);
+  c.set_read_timeout(35);
+  return c;
+}
+
+std::string ServerProc::create_key(const std::string& name,
+                                   const std::vector<std::string>& extra) const {
+  std::vector<std::string> a = {"keys", "create", "--name", name, "--data-dir", dir_};
+  a.insert(a.end(), extra.begin(), extra.end());
+  CliResult r = run_cli(a);
+  if (r.status != 0) throw std::runtime_error("keys create failed: " + r.err);
+  std::string key = r.out;
+  while (!key.empty() && key.back() == '\n') key.pop_back();
+  return key;
+}
+
+httplib::Result post_predict(httplib::Client& c, const std::string& key, const std::string& text,
+                             const httplib::Headers& extra) {
+  httplib::Headers h = extra;
+  if (!key.empty()) h.emplace("X-API-Key", key);
+  return c.Post("/predict", h, json{{"text", text}}.dump(), "application/json");
+}
+
+std::string raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds quiet) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    throw std::runtime_error("connect failed");
+  }
+  for (size_t off = 0; off < bytes.size();) {
+    ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  std::string got;
+  char buf[65536];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(quiet.count())) <= 0) break;  // silence
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;  // closed
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return got;
+}
+
+json wait_finished(httplib::Client& c, const std::string& key, const std::string& id,
+                   std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  json j;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = c.Get("/jobs/" + id, {{"X-API-Key", key}});
+    if (r && r->status == 200) {
+      j = json::parse(r->body);
+      std::string s = j["status"];
+      if (s == "completed" || s == "failed" || s == "canceled") return j;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return j;
+}
+
+int unused_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace e2e

@@ -1,0 +1,84 @@
+// harness.hpp: runs the real mlgate binary for end-to-end tests.
+//
+// Each ServerProc is a child process on a port the kernel picks (--port 0;
+// the port is read from the server's "listening" log line), with its own
+// temporary data directory and its standard error captured to a file that
+// tests can read (and that the log-secrecy test scans).
+#pragma once
+
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace e2e {
+
+using json = nlohmann::json;
+
+// A fresh directory under the system temp dir, removed by the destructor.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir();
+  ~TempDir();
+};
+
+struct CliResult {
+  int status;
+  std::string out, err;
+};
+// Runs `mlgate ARGS...`, feeding `input` on stdin.
+CliResult run_cli(const std::vector<std::string>& args, const std::string& input = "");
+
+class ServerProc {
+ public:
+  // Starts `mlgate serve --port 0 --data-dir DIR ARGS...` and waits until it
+  // answers /health. `dir` defaults to a new temporary directory.
+  explicit ServerProc(std::vector<std::string> args = {}, std::string dir = "");
+  ~ServerProc();
+
+  void start();
+  void signal(int sig);      // SIGTERM, SIGKILL, ...
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void restart();            // SIGTERM, wait, start again on the same data dir
+
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  std::string log() const;   // everything written to stderr so far
+  httplib::Client client() const;
+
+  // `mlgate keys create --name NAME EXTRA...` against this server's data.
+  std::string create_key(const std::string& name, const std::vector<std::string>& extra = {}) const;
+
+ private:
+  std::vector<std::string> args_;
+  std::unique_ptr<TempDir> own_dir_;
+  std::string dir_, log_path_;
+  pid_t pid_ = -1;
+  int port_ = -1;
+  int starts_ = 0;
+};
+
+// POSTs {"text": text} with the key; returns the response.
+httplib::Result post_predict(httplib::Client& c, const std::string& key,
+                             const std::string& text = "The service was good and I liked it",
+                             const httplib::Headers& extra = {});
+
+// Sends raw bytes on a fresh connection and returns everything the server
+// sends back until it closes the connection or `quiet` passes in silence.
+std::string raw_exchange(int port, const std::string& bytes,
+                         std::chrono::milliseconds quiet = std::chrono::milliseconds(1500));
+
+// Polls GET /jobs/{id} until the job is finished or the timeout passes.
+json wait_finished(httplib::Client& c, const std::string& key, const std::string& id,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// The port of a fresh listening socket that nothing uses (then closed).
+int unused_port();
+
+}  // namespace e2e
