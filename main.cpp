@@ -11,10 +11,7 @@
 #include <vector>
 
 #include "cli_admin.hpp"
-#if __has_include("cli_predict.hpp")
 #include "cli_predict.hpp"
-#define HAVE_PREDICT 1
-#endif
 #include "config.hpp"
 #include "log.hpp"
 #include "sd_notify.hpp"
@@ -92,9 +89,7 @@ int main(int argc, char** argv) {
   }
   const std::string& cmd = args[0];
   if (cmd == "serve") return serve(args);
-#ifdef HAVE_PREDICT
   if (cmd == "predict") return mlgate::run_predict({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);
-#endif
   if (cmd == "keys") return mlgate::run_keys(args, std::cout, std::cerr);
   if (cmd == "jobs") return mlgate::run_jobs(args, std::cout, std::cerr);
   if (cmd == "version" || cmd == "--version") {
