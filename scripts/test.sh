@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 checkout to every test: installs the
+# dependencies, builds the Release build with its tests, and runs them all
+# with ctest (doctest unit tests, VADER checks against ../shared when it is
+# there, and the end-to-end tests that start the real binary).
+# MLGATE_SANITIZE=address,undefined (or thread) builds and runs the same
+# tests under sanitizers in build-<sanitizer>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+dir=build san=${MLGATE_SANITIZE:-}
+args=(-DCMAKE_BUILD_TYPE=Release)
+if [[ -n $san ]]; then
+  dir=build-${san//,/-}
+  args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DMLGATE_SANITIZE=$san" -DMLGATE_BENCH=OFF)
+fi
+cmake -S . -B "$dir" "${args[@]}" >/dev/null
+cmake --build "$dir" -j"$(nproc)"
+cd "$dir" && ctest --output-on-failure --timeout 600 -j"${MLGATE_TEST_JOBS:-2}"
