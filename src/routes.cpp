@@ -8,20 +8,20 @@ namespace mlgate {
 namespace {
 
 constexpr Route kRoutes[] = {
-    {RouteId::Root, "GET", "/", 0, KeyLimit::None, false, "Service name and version"},
-    {RouteId::Health, "GET", "/health", 0, KeyLimit::None, false,
+    {RouteId::Root, "GET", "/", 0, KeyLimit::None, false, true, "Service name and version"},
+    {RouteId::Health, "GET", "/health", 0, KeyLimit::None, false, false,
      "Liveness and readiness: database writable, workers not stuck"},
-    {RouteId::Predict, "POST", "/predict", kScopePredict, KeyLimit::Tier, true,
+    {RouteId::Predict, "POST", "/predict", kScopePredict, KeyLimit::Tier, true, true,
      "Queue a job for the model; 202 with the job once it is on disk"},
-    {RouteId::ListJobs, "GET", "/jobs", kScopeRead, KeyLimit::Poll, false,
+    {RouteId::ListJobs, "GET", "/jobs", kScopeRead, KeyLimit::Poll, false, true,
      "The caller's jobs, newest first"},
-    {RouteId::GetJob, "GET", "/jobs/{job_uuid}", kScopeRead, KeyLimit::Poll, false,
+    {RouteId::GetJob, "GET", "/jobs/{job_uuid}", kScopeRead, KeyLimit::Poll, false, true,
      "One of the caller's jobs"},
-    {RouteId::CancelJob, "DELETE", "/jobs/{job_uuid}", kScopePredict, KeyLimit::Poll, false,
+    {RouteId::CancelJob, "DELETE", "/jobs/{job_uuid}", kScopePredict, KeyLimit::Poll, false, true,
      "Cancel a pending or running job"},
-    {RouteId::Metrics, "GET", "/metrics", kScopeMetrics, KeyLimit::None, false,
+    {RouteId::Metrics, "GET", "/metrics", kScopeMetrics, KeyLimit::None, false, true,
      "Prometheus metrics"},
-    {RouteId::OpenApi, "GET", "/openapi.json", 0, KeyLimit::None, false,
+    {RouteId::OpenApi, "GET", "/openapi.json", 0, KeyLimit::None, false, true,
      "This document"},
 };
 

@@ -2,7 +2,9 @@
 // a key needs (none for public routes), which per-key limit applies, and
 // whether it has a JSON body. The pre-routing checks, the router and the
 // OpenAPI document all read this one table, so a route cannot be added
-// without saying who may call it.
+// without saying who may call it. GET /health alone is outside the
+// per-address limit: an orchestrator's probe must not be refused because
+// clients behind the same address are busy.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +28,14 @@ struct Route {
   uint32_t scope;       // Scope bits a key needs; 0: public, no key
   KeyLimit key_limit;
   bool has_body;        // POST with a JSON body, read by the library
+  bool ip_limited;      // counts against the per-address limit
   const char* summary;
 };
 
 std::span<const Route> routes();
 
-// The route for (method, path); {nullptr, true} when the path exists under
-// another method only is {nullptr, false} (405), {nullptr, true} is a 404.
+// The route for (method, path), else {nullptr, false} when the path exists
+// under another method only (405) and {nullptr, true} when it does not (404).
 std::pair<const Route*, bool> find_route(std::string_view method, std::string_view path);
 
 // The last path segment ("/jobs/abc" -> "abc").

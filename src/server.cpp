@@ -386,7 +386,7 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
     return refuse();
   }
   t_ctx.route = route;
-  if (!check_limit(ip_policy, t_ctx.client, res)) return refuse();
+  if (route->ip_limited && !check_limit(ip_policy, t_ctx.client, res)) return refuse();
   // A body over the cap but small enough to drain: the library reads and
   // discards it and answers 413, and the connection stays usable.
   if (oversized) return HR::Unhandled;
