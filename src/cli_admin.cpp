@@ -138,8 +138,16 @@ int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::
     if (a.positional.size() != 1) throw UsageError("keys " + cmd + " needs one key ID");
     return a.positional[0];
   };
-  if (cmd == "create") return keys_create(a, out);
+  auto no_args = [&] {
+    if (!a.positional.empty())
+      throw UsageError("keys " + cmd + " takes no argument (got '" + a.positional[0] + "')");
+  };
+  if (cmd == "create") {
+    no_args();
+    return keys_create(a, out);
+  }
   if (cmd == "list") {
+    no_args();
     Db db = open_db(a);
     auto keys = list_keys(db);
     if (a.get("json")) {
@@ -188,8 +196,10 @@ int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::
       return 1;
     }
     out << nk->key << std::endl;
+    // The old key's end as stored: the grace deadline, or its own earlier expiry.
+    auto old = find_key(db, id);
     err << "rotated " << id << " -> " << nk->record.id << "; the old key stops at "
-        << rfc3339(wall_ms() + grace) << '\n';
+        << time_or(old ? old->expires_at : std::nullopt, "?") << '\n';
     return 0;
   }
   throw UsageError("unknown keys command: " + cmd);

@@ -52,19 +52,21 @@ void insert_key(Db& db, const std::string& key, const KeyRecord& r) {
 }  // namespace
 
 std::optional<uint32_t> parse_scopes(std::string_view csv) {
+  // Every comma-separated field must name a scope: "predict,", ",read" and
+  // "predict,,read" are refused rather than read leniently.
+  if (csv.empty()) return std::nullopt;
   uint32_t bits = 0;
-  while (!csv.empty()) {
+  for (;;) {
     size_t comma = csv.find(',');
     std::string_view name = csv.substr(0, comma);
-    csv = comma == std::string_view::npos ? std::string_view() : csv.substr(comma + 1);
     uint32_t bit = 0;
     for (auto& [n, b] : kScopeNames)
       if (name == n) bit = b;
     if (!bit) return std::nullopt;
     bits |= bit;
+    if (comma == std::string_view::npos) return bits;
+    csv.remove_prefix(comma + 1);
   }
-  if (!bits) return std::nullopt;
-  return bits;
 }
 
 std::string format_scopes(uint32_t scopes) {
@@ -143,37 +145,67 @@ KeyCache::KeyCache(const std::string& db_path)
   refresh();
 }
 
+// Timing: a refusal must not tell the client how its key was wrong. What
+// each refusal costs, and why the differences that remain reveal nothing:
+// - Every presented value, missing, malformed or well-formed, goes through
+//   check_format() (constant time over a fixed 42-byte copy) and one SHA-256.
+// - A malformed or wrong-checksum value stops there, before the snapshot
+//   (and so never touches storage). Its shorter path tells the client only
+//   that the format or checksum was wrong, which it can compute itself: the
+//   format and CRC-32 are public and carry no secret.
+// - A well-formed value is looked up by its SHA-256. The guesser cannot
+//   steer the hash's bits, so the bucket chosen and the byte comparison of
+//   the 32-byte hashes say nothing about how close the guess was to a key.
+// - Unknown, revoked and expired keys take one path: a lookup, one attempt
+//   at a miss-refresh, a second lookup. (Before this, a revoked or expired
+//   key was refused straight after the first lookup while an unknown one
+//   could pay for a database read, so timing told "this key exists but is
+//   revoked" from "no such key".)
+// - The miss-refresh is the one database touch on the request path. It is
+//   taken at most once per kMissRefreshNs for the whole server, and costs a
+//   data_version read (no I/O), plus a reload only when the key table
+//   changed. Whether a given request pays for it therefore depends on other
+//   traffic, on the clock and on CLI activity, never on the key presented:
+//   the most a client can learn from it is that some key changed a moment
+//   ago. A flood of guesses costs at most 100 such reads a second, and the
+//   server's failed-key budget per address stops the flood first.
 std::shared_ptr<const KeyRecord> KeyCache::authenticate(std::string_view presented,
                                                         int64_t now_ms) {
-  // Hash every presented value, well-formed or not, so that the time spent
-  // does not depend on how the key was wrong.
   bool well_formed = check_format(presented);
   KeyHash h = sha256(presented);
+  hashes_.fetch_add(1, std::memory_order_relaxed);
   if (!well_formed) return nullptr;  // refused without consulting the keys
+  auto rec = find_active(h, now_ms);
+  if (!rec) {
+    // Perhaps created a moment ago by the CLI: look once more, rarely.
+    try_miss_refresh();
+    rec = find_active(h, now_ms);
+    if (!rec) return nullptr;
+  }
+  {
+    std::lock_guard lock(used_mu_);
+    used_[rec->id] = now_ms;
+  }
+  return rec;
+}
+
+std::shared_ptr<const KeyRecord> KeyCache::find_active(const KeyHash& h, int64_t now_ms) {
   lookups_.fetch_add(1, std::memory_order_relaxed);
   auto snap = snapshot_.load(std::memory_order_acquire);
   auto it = snap->find(h);
-  if (it == snap->end()) {
-    // Perhaps created a moment ago by the CLI: look once more, rarely.
-    int64_t now = mono_ns(), last = last_miss_refresh_ns_.load();
-    if (now - last < kMissRefreshNs ||
-        !last_miss_refresh_ns_.compare_exchange_strong(last, now))
-      return nullptr;
-    try {
-      if (!refresh()) return nullptr;
-    } catch (const DbError&) {
-      return nullptr;
-    }
-    snap = snapshot_.load(std::memory_order_acquire);
-    it = snap->find(h);
-    if (it == snap->end()) return nullptr;
-  }
-  if (!it->second->active_at(now_ms)) return nullptr;
-  {
-    std::lock_guard lock(used_mu_);
-    used_[it->second->id] = now_ms;
-  }
+  if (it == snap->end() || !it->second->active_at(now_ms)) return nullptr;
   return it->second;
+}
+
+void KeyCache::try_miss_refresh() {
+  int64_t now = mono_ns(), last = last_miss_refresh_ns_.load();
+  if (now - last < kMissRefreshNs || !last_miss_refresh_ns_.compare_exchange_strong(last, now))
+    return;
+  try {
+    refresh();
+  } catch (const DbError&) {
+    // The maintenance thread's next refresh reports it; the key is refused.
+  }
 }
 
 bool KeyCache::refresh() {
@@ -212,15 +244,26 @@ void KeyCache::flush_last_used() {
     batch.swap(used_);
   }
   if (batch.empty()) return;
-  Tx tx(db_);
-  Stmt st = db_.prepare(
-      "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) "
-      "WHERE id = ?");
-  for (auto& [id, when] : batch) {
-    st.bind(1, when).bind(2, id);
-    st.run();
+  try {
+    Tx tx(db_);
+    Stmt st = db_.prepare(
+        "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) "
+        "WHERE id = ?");
+    for (auto& [id, when] : batch) {
+      st.bind(1, when).bind(2, id);
+      st.run();
+    }
+    tx.commit();
+  } catch (...) {
+    // A busy or failing database must not lose the batch: put it back for
+    // the next flush, keeping the later time where a key was used since.
+    std::lock_guard lock(used_mu_);
+    for (auto& [id, when] : batch) {
+      auto [it, fresh] = used_.emplace(id, when);
+      if (!fresh && it->second < when) it->second = when;
+    }
+    throw;
   }
-  tx.commit();
 }
 
 size_t KeyCache::size() const { return snapshot_.load()->size(); }

@@ -4,11 +4,14 @@
 // Contract:
 // - Management functions (create/list/show/revoke/rotate) run against any
 //   connection to the data file; the CLI uses them while a server runs.
-// - KeyCache::authenticate() never reads the database: it answers from an
-//   immutable snapshot that refresh() replaces when the key table changed
-//   (a trigger-maintained generation number, polled by the server every
-//   250 ms). So a new, revoked or rotated key takes effect within a second,
-//   and expiry is checked against the clock on every request.
+// - KeyCache::authenticate() answers from an immutable in-memory snapshot
+//   that refresh() replaces when the key table changed (a trigger-maintained
+//   generation number, polled by the server every 250 ms). So a new, revoked
+//   or rotated key takes effect within a second, and expiry is checked
+//   against the clock on every request. The database is not read per
+//   request: a refused well-formed key may trigger one refresh, at most once
+//   per 10 ms for the whole cache (so a key created a moment ago works at
+//   once); a malformed or wrong-checksum key never does.
 // - A key's plain text is never stored or logged: only its SHA-256.
 #pragma once
 
@@ -92,24 +95,35 @@ class KeyCache {
   explicit KeyCache(const std::string& db_path);
 
   // The record of an active key, or nullptr for a missing, malformed,
-  // wrong-checksum, unknown, revoked or expired one. Thread-safe.
+  // wrong-checksum, unknown, revoked or expired one. Every call hashes the
+  // presented value; a malformed or wrong-checksum one is refused with no
+  // lookup; unknown, revoked and expired ones do the same work (see the
+  // timing note in key_store.cpp). Thread-safe.
   std::shared_ptr<const KeyRecord> authenticate(std::string_view presented,
                                                 int64_t now_ms);
 
   // Reloads the snapshot if the key table changed. Thread-safe; a caller
   // that finds another refresh under way returns at once.
   bool refresh();
-  // Writes the batched last_used_at times. Maintenance thread only.
+  // Writes the batched last_used_at times (one transaction; a time never
+  // moves backwards). On failure the batch is kept for the next call and the
+  // DbError is rethrown. Maintenance thread only.
   void flush_last_used();
 
-  // For tests: how many times the snapshot was consulted.
+  // For tests: how many times the snapshot was consulted, and how many
+  // presented values were hashed (every call to authenticate() hashes one).
   uint64_t lookups() const { return lookups_.load(std::memory_order_relaxed); }
+  uint64_t hashes() const { return hashes_.load(std::memory_order_relaxed); }
   size_t size() const;
 
  private:
   using Map = std::unordered_map<KeyHash, std::shared_ptr<const KeyRecord>,
                                  KeyHashHasher>;
   void reload();
+  // The record for `h` if it is in the snapshot and active at now_ms.
+  std::shared_ptr<const KeyRecord> find_active(const KeyHash& h, int64_t now_ms);
+  // refresh(), if no miss-refresh ran in the last kMissRefreshNs.
+  void try_miss_refresh();
 
   // On a miss, look again at most this often: a key created a moment ago
   // works at once, and a flood of unknown keys costs at most 100 reads/s.
@@ -122,7 +136,7 @@ class KeyCache {
   std::atomic<std::shared_ptr<const Map>> snapshot_;  // replaced whole, never mutated
   std::mutex used_mu_;                                // guards used_
   std::unordered_map<std::string, int64_t> used_;     // key id -> last use, not yet written
-  std::atomic<uint64_t> lookups_{0};
+  std::atomic<uint64_t> lookups_{0}, hashes_{0};
 };
 
 }  // namespace mlgate
