@@ -73,6 +73,10 @@ int parse_prefer_wait(std::string_view prefer, int max_s) {
     int v = 0;
     auto r = std::from_chars(prefer.data() + pos, prefer.data() + prefer.size(), v);
     if (r.ec != std::errc() || v < 0) return 0;
+    // The number must end the token: "wait=5x" or "wait=5.5" is malformed.
+    if (r.ptr != prefer.data() + prefer.size() && *r.ptr != ',' && *r.ptr != ';' &&
+        *r.ptr != ' ' && *r.ptr != '\t')
+      return 0;
     return v > max_s ? max_s : v;
   }
   return 0;
