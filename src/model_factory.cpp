@@ -1,4 +1,5 @@
 // model_factory.cpp: builds the model a configuration names.
+#include "exec_model.hpp"
 #include "sentiment.hpp"
 #include "server.hpp"
 
@@ -31,8 +32,8 @@ class SentimentAdapter final : public Model {
 
 std::unique_ptr<Model> make_model(const Config& cfg) {
   try {
-    if (cfg.model == "exec")  // DESIGN.md's plug-in model: not built yet (README)
-      throw std::runtime_error("the exec model is not implemented in this version");
+    if (cfg.model == "exec")
+      return std::make_unique<ExecModel>(ExecOptions{cfg.exec_command, cfg.exec_timeout_ms});
     if (!cfg.lexicon.empty())
       return std::make_unique<SentimentAdapter>(
           std::make_unique<SentimentModel>(SentimentModel::from_lexicon_file(cfg.lexicon)));
