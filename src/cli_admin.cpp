@@ -167,8 +167,15 @@ int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::
       err << "mlgate: no key with id " << id << '\n';
       return 1;
     }
-    if (a.get("json")) out << key_json(*k).dump(2) << '\n';
-    else for (auto& [f, v] : key_json(*k).items()) out << f << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
+    // Named, not a temporary: a range-for over key_json(*k).items() would
+    // iterate a destroyed object (it crashed `keys show ID`).
+    json j = key_json(*k);
+    if (a.get("json")) {
+      out << j.dump(2) << '\n';
+    } else {
+      for (auto& [f, v] : j.items())
+        out << f << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
+    }
     return 0;
   }
   if (cmd == "revoke") {
