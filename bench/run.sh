@@ -163,10 +163,21 @@ size_kb=$(( $(stat -c %s "$work/mlgate.stripped") / 1024 ))
 micro_out=""
 for b in "$build"/bench/bench_*; do
   [[ -x $b ]] || continue
-  micro_out+=$("$b" --benchmark_min_time="$micro" --benchmark_format=csv 2>/dev/null |
-    awk -F, -v bn="$(basename "$b")" 'NR>1 && $1 !~ /^name/ && NF>4 {
-      gsub(/"/, "", $1); ips = ($7 != "" ? sprintf(", %.3g items/s", $7) : "");
-      printf "| %s | %s | %.0f %s%s |\n", bn, $1, $3, $5, ips }')$'\n'
+  "$b" --benchmark_min_time="$micro" --benchmark_out="$work/micro.json" --benchmark_out_format=json >/dev/null 2>&1 || true
+  micro_out+=$(python3 -c '
+import json, sys
+try:
+    runs = json.load(open(sys.argv[2]))["benchmarks"]
+except Exception:
+    runs = []
+    print("| %s | (failed) | | | |" % sys.argv[1])
+for r in runs:
+    if r.get("run_type") == "aggregate": continue
+    extra = ["%.3g items/s" % r["items_per_second"]] if "items_per_second" in r else []
+    extra += ["%s %.3g" % (k, r[k]) for k in ("ops_per_commit", "allowed") if k in r]
+    u = r["time_unit"]
+    print("| %s | %s | %.0f %s | %.0f %s | %s |" % (sys.argv[1], r["name"], r["real_time"], u, r["cpu_time"], u, ", ".join(extra)))
+' "$(basename "$b")" "$work/micro.json")$'\n'
 done
 
 col() { awk -v c="$2" 'NF {print $c}' <<<"${res[$1]}" | median; }
@@ -201,6 +212,6 @@ echo "| same, 100,000 pending jobs (recovery) | | $su_pend ms | | | | < 50 ms |"
 echo
 echo "access-log lines written by A: $logA"
 echo
-echo "| microbenchmark | name | time | |"
-echo "|---|---|---|---|"
-printf '%s' "$micro_out" | sed 's/ |$/ | |/' | grep -v '^$' || true
+echo "| microbenchmark | name | real time | CPU time | |"
+echo "|---|---|---|---|---|"
+printf '%s' "$micro_out" | grep -v '^$' || true
