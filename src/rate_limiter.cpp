@@ -542,8 +542,12 @@ LimiterSnapshot RateLimiter::snapshot(int64_t now_mono_ns, int64_t now_wall_ns) 
         const Bucket& bk = s.buckets[b];
         const uint64_t key = bk.key[w].load(std::memory_order_acquire);
         const int64_t tat = bk.tat[w].load(std::memory_order_acquire);
-        if (key != 0 && tat > now_mono_ns)
-          snap.entries.push_back({key, tat - now_mono_ns + now_wall_ns});
+        if (key == 0 || tat <= now_mono_ns) continue;
+        // Saturate: a caller may ask for every entry with an extreme "now".
+        int64_t ahead = 0, wall = 0;
+        if (__builtin_sub_overflow(tat, now_mono_ns, &ahead)) ahead = INT64_MAX;
+        if (__builtin_add_overflow(ahead, now_wall_ns, &wall)) wall = INT64_MAX;
+        snap.entries.push_back({key, wall});
       }
   }
   return snap;
