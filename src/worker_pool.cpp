@@ -125,16 +125,32 @@ void WorkerPool::worker_loop(std::stop_token st) {
       continue;
     }
     std::vector<JobOutcome> outcomes = run_batch(jobs);
-    try {
-      store_.finish(outcomes, wall_ms());
-    } catch (const std::exception&) {
-      // Not recorded: the jobs stay `running` on disk and are run again at
-      // the next start. Nothing reached a client as completed.
-      continue;
-    }
+    if (!record(outcomes, st)) continue;
     schedule_retries(outcomes);
     if (on_finished_)
       for (auto& o : outcomes) on_finished_(o.seq);
+  }
+}
+
+// Storage failing when outcomes are ready: keep them and try again with
+// backoff rather than drop them, which would leave the jobs `running` (and
+// holding places in the bound) until the next start. Gives up only when the
+// pool is stopped; the jobs then stay `running` on disk and the next start
+// puts them back to pending. Nothing reached a client as finished meanwhile.
+bool WorkerPool::record(const std::vector<JobOutcome>& outcomes, std::stop_token st) {
+  auto delay = std::chrono::milliseconds(10);
+  for (;;) {
+    try {
+      store_.finish(outcomes, wall_ms());
+      return true;
+    } catch (const std::exception&) {
+      // fall through: wait, then try again
+    }
+    std::unique_lock lock(mu_);
+    // Wakes early only for the thread's own stop (end of the grace).
+    cv_.wait_for(lock, st, delay, [] { return false; });
+    if (st.stop_requested()) return false;
+    delay = std::min(delay * 2, std::chrono::milliseconds(1000));
   }
 }
 

@@ -62,6 +62,7 @@ class WorkerPool {
   std::vector<JobOutcome> run_batch(const std::vector<ClaimedJob>& jobs);
   JobOutcome run_one(const ClaimedJob& job);
   void schedule_retries(const std::vector<JobOutcome>& outcomes);
+  bool record(const std::vector<JobOutcome>& outcomes, std::stop_token st);
 
   JobStore& store_;
   Model& model_;
