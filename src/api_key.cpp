@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 
 namespace mlgate {

@@ -18,6 +18,11 @@ namespace {
 
 using json = nlohmann::json;
 
+// Longest --expires-in and --grace: 100 years, so that now + the duration
+// is a sane time (a larger value, up to what parse_duration_ms allows, would
+// overflow the millisecond clock and end the key at once).
+constexpr int64_t kMaxDurationMs = 36'500LL * 86'400'000;
+
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -122,7 +127,8 @@ int keys_create(const Args& a, std::ostream& out) {
   }
   if (auto e = a.get("expires-in")) {
     o.expires_in_ms = parse_duration_ms(*e);
-    if (!o.expires_in_ms || *o.expires_in_ms == 0) throw UsageError("--expires-in: expected a duration such as 30d");
+    if (!o.expires_in_ms || *o.expires_in_ms == 0 || *o.expires_in_ms > kMaxDurationMs)
+      throw UsageError("--expires-in: expected a duration such as 30d (at most 36500d)");
   }
   Db db = open_db(a);
   NewKey nk = create_key(db, o, wall_ms());
@@ -193,7 +199,8 @@ int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::
     int64_t grace = 0;
     if (auto g = a.get("grace")) {
       auto d = parse_duration_ms(*g);
-      if (!d) throw UsageError("--grace: expected a duration such as 24h");
+      if (!d || *d > kMaxDurationMs)
+        throw UsageError("--grace: expected a duration such as 24h (at most 36500d)");
       grace = *d;
     }
     Db db = open_db(a);

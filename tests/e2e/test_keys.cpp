@@ -565,6 +565,9 @@ TEST_CASE("keys commands exit 2 on a usage error and 1 on an unknown id, with on
       {{"keys", "create", "--name", "x", "--scopes", ""}, 2},
       {{"keys", "create", "--name", "x", "--expires-in", "30days"}, 2},
       {{"keys", "create", "--name", "x", "--expires-in", "0s"}, 2},
+      {{"keys", "create", "--name", "x", "--expires-in", "-5s"}, 2},
+      {{"keys", "create", "--name", "x", "--expires-in", "106751991d"}, 2},  // overflows now + d
+      {{"keys", "rotate", id, "--grace", "106751991d"}, 2},
       {{"keys", "create", "--name", "x", "--colour", "red"}, 2},
       {{"keys", "create", "stray", "--name", "x"}, 2},
       {{"keys", "list", "stray"}, 2},
