@@ -13,13 +13,32 @@ void ConnPool::enqueue(std::function<void()> fn) {
   std::lock_guard lock(mu_);
   if (shutdown_) return;  // the library closes the socket when fn is dropped
   reap_finished();
-  bool at_cap = idle_ == 0 && threads_.size() >= max_;
+  // Idle threads not yet spoken for: each queued task will take one (an
+  // idle thread notified for an earlier task may not have woken yet).
+  const bool idle_free = idle_ > tasks_.size();
+  const size_t pool_threads = threads_.size() - overflow_running_;
+  const bool at_cap = !idle_free && pool_threads >= max_;
+  if (at_cap && overflow_running_ < overflow_max_) {
+    ++overflow_running_;
+    threads_.emplace_back([this, f = std::move(fn)]() mutable { overflow(std::move(f)); });
+    return;
+  }
   tasks_.push_back({std::move(fn), at_cap});
-  if (idle_ > 0) {
+  if (idle_free) {
     cv_.notify_one();
-  } else if (threads_.size() < max_) {
+  } else if (!at_cap) {
     threads_.emplace_back([this](std::stop_token st) { worker(st); });
   }
+}
+
+// One connection refused with 503 (the server checks waited()), then exit.
+void ConnPool::overflow(std::function<void()> fn) {
+  t_waited = true;
+  fn();
+  t_waited = false;
+  std::lock_guard lock(mu_);
+  --overflow_running_;
+  if (!shutdown_) finished_.push_back(std::this_thread::get_id());
 }
 
 void ConnPool::shutdown() {

@@ -70,7 +70,20 @@ void set_detail(Response& res, int status, std::string_view detail) {
   set_json(res, status, json{{"detail", detail}});
 }
 
+// An HTTP token (RFC 9110 5.6.2), the syntax of a field name.
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos))
+      return false;
+  return true;
+}
+
+// True when the request may have body bytes that were not read: a declared
+// body, or a POST whose framing the library may not have recognised.
 bool has_body(const Request& req) {
+  if (req.method == "POST") return true;
   if (req.has_header("Transfer-Encoding")) return true;
   auto cl = req.get_header_value("Content-Length");
   return !cl.empty() && cl != "0";
@@ -84,6 +97,9 @@ bool has_body(const Request& req) {
 void close_after(Response& res) {
   std::string body = std::move(res.body);
   res.body.clear();
+  // set_content_provider adds its own Content-Type; set_header appends.
+  res.headers.erase("Content-Type");
+  res.headers.erase("Connection");
   res.set_header("Connection", "close");
   auto shared = std::make_shared<std::string>(std::move(body));
   res.set_content_provider(
@@ -302,7 +318,9 @@ void Server::Impl::build_http() {
   }
   httplib::Server& h = *http;
   h.new_task_queue = [this] {
-    pool = new ConnPool(cfg.max_connections);
+    // Overflow threads only answer 503; a quarter of the cap (at least 16)
+    // keeps that answer immediate while slow clients hold the pool.
+    pool = new ConnPool(cfg.max_connections, std::max<size_t>(16, cfg.max_connections / 4));
     return pool;
   };
   // Without TCP_NODELAY, keep-alive responses stall on Nagle + delayed ACK.
@@ -421,6 +439,14 @@ bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversi
     set_detail(res, 431, "Too many request headers");
     return false;
   }
+  // RFC 9112 5.1: whitespace between a field name and its colon must be
+  // refused; a lenient proxy may read "Transfer-Encoding : chunked" as the
+  // framing the library does not see.
+  for (const auto& [name, value] : req.headers)
+    if (!is_token(name)) {
+      set_detail(res, 400, "Malformed header name");
+      return false;
+    }
   if (req.has_header("Transfer-Encoding")) {
     set_detail(res, 411, "Transfer-Encoding is not accepted; send Content-Length");
     return false;
@@ -572,8 +598,17 @@ void Server::Impl::dispatch(const Request& req, Response& res) {
 }
 
 void Server::Impl::log_request(const Request& req, const Response& res) {
+  // The library calls the logger last for every request, including those it
+  // refuses itself before pre-routing (a bad request line): clear the
+  // context afterwards so such a request never inherits the previous one's
+  // key, route or limits on this thread.
+  struct Reset {
+    ~Reset() { t_ctx = RequestCtx{}; }
+  } reset;
   metrics.count_response(res.status);
   if (!cfg.access_log) return;
+  const json ms = t_ctx.start_ns ? json(static_cast<double>(mono_ns() - t_ctx.start_ns) / 1e6)
+                                 : json(nullptr);  // refused before pre-routing
   // Only values mlgate chose or parsed: the route template (not the raw
   // path), the key's public id, the resolved client address.
   json j = {{"ts", rfc3339(wall_ms())},
@@ -583,7 +618,7 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
             {"method", t_ctx.route ? t_ctx.route->method : "-"},
             {"route", t_ctx.route ? t_ctx.route->path : "-"},
             {"status", res.status},
-            {"ms", static_cast<double>(mono_ns() - t_ctx.start_ns) / 1e6},
+            {"ms", ms},
             {"key", t_ctx.key ? json(t_ctx.key->id) : json(nullptr)},
             {"client", t_ctx.client}};
   (void)req;
