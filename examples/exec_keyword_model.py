@@ -41,8 +41,8 @@ def main():
         request = json.loads(line)
         reply = {"id": request["id"]}
         text = request["text"]
-        if not text.strip():
-            reply["error"] = "empty text"
+        if not any(c.isalpha() for c in text):
+            reply["error"] = "no words to score"
         else:
             reply["label"], reply["score"], reply["detail"] = score(text)
         sys.stdout.write(json.dumps(reply) + "\n")
