@@ -28,16 +28,39 @@ void Log::write(std::string_view level, std::string_view msg, nlohmann::json fie
 
 void Log::line(std::string s) {
   s.push_back('\n');
+  bool was_empty;
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= kMaxQueued) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    was_empty = queue_.empty();
     queue_.push_back(std::move(s));
     ++queued_total_;
   }
-  cv_.notify_one();
+  // The writer waits only on an empty queue; under load it finds the next
+  // batch itself, so most lines cost no wake-up.
+  if (was_empty) cv_.notify_one();
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c < 0x20 || c >= 0x7f) {  // ASCII only: never an invalid UTF-8 line
+      out += "\\u00";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
 }
 
 void Log::flush() {

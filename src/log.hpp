@@ -20,6 +20,10 @@
 
 namespace mlgate {
 
+// Appends `s` as a JSON string literal, every byte outside printable ASCII
+// escaped (for hand-built lines on hot paths; the result is always valid).
+void append_json_string(std::string& out, std::string_view s);
+
 class Log {
  public:
   static Log& instance();
