@@ -12,7 +12,11 @@ dir=build san=${MLGATE_SANITIZE:-}
 args=(-DCMAKE_BUILD_TYPE=Release)
 if [[ -n $san ]]; then
   dir=build-${san//,/-}
-  args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DMLGATE_SANITIZE=$san" -DMLGATE_BENCH=OFF)
+  # -O1 -g1: what the sanitizers recommend (line tables are enough for their
+  # stack traces), and the build is several minutes shorter than at -O2 -g.
+  # Assertions stay on.
+  args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1"
+        "-DMLGATE_SANITIZE=$san" -DMLGATE_BENCH=OFF)
 fi
 cmake -S . -B "$dir" "${args[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"

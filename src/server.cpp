@@ -57,6 +57,8 @@ struct RequestCtx {
   std::string rl_policy, rl_state;  // RateLimit-Policy / RateLimit values
   int64_t start_ns = 0;
   uint64_t id = 0;
+  bool body_len_ok = false;  // one Content-Length, within the cap, no other framing
+  bool deferred = false;     // refused; the response waits until the body is read
 };
 thread_local RequestCtx t_ctx;
 
@@ -340,7 +342,10 @@ void Server::Impl::build_http() {
   h.set_pre_routing_handler([this](const Request& q, Response& r) { return pre_route(q, r); });
   // POST bodies are read by the library (within the cap), then dispatched here.
   for (const Route& r : routes())
-    if (r.has_body) h.Post(r.path, [this](const Request& q, Response& s) { dispatch(q, s); });
+    if (r.has_body)
+      h.Post(r.path, [this](const Request& q, Response& s) {
+        if (!t_ctx.deferred) dispatch(q, s);  // else `s` already holds the refusal
+      });
   h.set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
     // Library-made errors (400 bad request line, 413, 414, 416...) get the
     // contract's body; responses that already have one are left alone.
@@ -378,9 +383,21 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
   t_ctx.id = metrics.next_request_id();
   // Overlapping ranges multiply a response; mlgate serves no ranges.
   const_cast<Request&>(req).ranges.clear();
+  // A refused request's unread body must never be parsed as the next
+  // request (smuggling). A POST to a body route whose framing is sound and
+  // within the cap is drained instead: the library reads the body and the
+  // route's handler leaves this response as it is, so the connection stays
+  // open (a client with a wrong key costs no reconnect). Anything else that
+  // may carry a body is answered and closed.
   auto refuse = [&]() {
     finish_headers(res);
-    if (has_body(req)) close_after(res);
+    if (!has_body(req)) return HR::Handled;
+    const Route* body_route = find_route(req.method, req.path).first;
+    if (t_ctx.body_len_ok && req.method == "POST" && body_route && body_route->has_body) {
+      t_ctx.deferred = true;
+      return HR::Unhandled;
+    }
+    close_after(res);
     return HR::Handled;
   };
   if (ConnPool::waited()) {
@@ -489,6 +506,7 @@ bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversi
                              " bytes)");
     return false;
   }
+  t_ctx.body_len_ok = true;
   if (post) {
     auto ct = req.get_header_value("Content-Type");
     auto semi = ct.find(';');
