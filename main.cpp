@@ -14,6 +14,7 @@
 #include "cli_predict.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "malloc_tuning.hpp"
 #include "sd_notify.hpp"
 #include "server.hpp"
 
@@ -82,6 +83,7 @@ int serve(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mlgate::tune_malloc();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << kUsage;

@@ -1,4 +1,5 @@
 #include "conn_pool.hpp"
+#include "thread_name.hpp"
 
 #include <algorithm>
 
@@ -20,14 +21,20 @@ void ConnPool::enqueue(std::function<void()> fn) {
   const bool at_cap = !idle_free && pool_threads >= max_;
   if (at_cap && overflow_running_ < overflow_max_) {
     ++overflow_running_;
-    threads_.emplace_back([this, f = std::move(fn)]() mutable { overflow(std::move(f)); });
+    threads_.emplace_back([this, f = std::move(fn)]() mutable {
+      set_thread_name("mlg-overflow");
+      overflow(std::move(f));
+    });
     return;
   }
   tasks_.push_back({std::move(fn), at_cap});
   if (idle_free) {
     cv_.notify_one();
   } else if (!at_cap) {
-    threads_.emplace_back([this](std::stop_token st) { worker(st); });
+    threads_.emplace_back([this](std::stop_token st) {
+      set_thread_name("mlg-http");
+      worker(st);
+    });
   }
 }
 

@@ -6,6 +6,7 @@
 #include "api_key.hpp"
 #include "clock.hpp"
 #include "schema.hpp"
+#include "thread_name.hpp"
 
 namespace mlgate {
 
@@ -117,7 +118,10 @@ JobStore::JobStore(JobStoreOptions opt) : opt_(std::move(opt)) {
   writer_db_ = std::make_unique<CachedDb>(Db::open(opt_.path));
   migrate(writer_db_->db());
   recover();
-  writer_ = std::jthread([this](std::stop_token st) { writer_loop(st); });
+  writer_ = std::jthread([this](std::stop_token st) {
+    set_thread_name("mlg-writer");
+    writer_loop(st);
+  });
 }
 
 JobStore::~JobStore() {

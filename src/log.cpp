@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "clock.hpp"
+#include "thread_name.hpp"
 
 namespace mlgate {
 
@@ -11,7 +12,11 @@ Log& Log::instance() {
   return log;
 }
 
-Log::Log() : thread_([this](std::stop_token st) { run(st); }) {}
+Log::Log()
+    : thread_([this](std::stop_token st) {
+        set_thread_name("mlg-log");
+        run(st);
+      }) {}
 
 Log::~Log() {
   flush();

@@ -29,6 +29,7 @@
 #include "routes.hpp"
 #include "validation.hpp"
 #include "worker_pool.hpp"
+#include "thread_name.hpp"
 
 namespace mlgate {
 
@@ -876,7 +877,10 @@ void Server::set_lifecycle_hook(std::function<void(const char*)> hook) {
 void Server::run() {
   auto& i = *impl_;
   i.workers->start();  // pending jobs from before are queued, oldest first
-  i.maintenance = std::jthread([&i](std::stop_token st) { i.maintain(st); });
+  i.maintenance = std::jthread([&i](std::stop_token st) {
+    set_thread_name("mlg-maint");
+    i.maintain(st);
+  });
   Log::instance().info("listening", {{"host", i.cfg.host},
                                      {"port", i.bound_port},
                                      {"data_dir", i.cfg.data_dir},

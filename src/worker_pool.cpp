@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "clock.hpp"
+#include "thread_name.hpp"
 
 namespace mlgate {
 namespace {
@@ -30,7 +31,10 @@ void WorkerPool::start() {
     }
   }
   for (int i = 0; i < std::max(1, opt_.workers); ++i)
-    threads_.emplace_back([this](std::stop_token st) { worker_loop(st); });
+    threads_.emplace_back([this](std::stop_token st) {
+      set_thread_name("mlg-worker");
+      worker_loop(st);
+    });
 }
 
 void WorkerPool::submit(int64_t seq) {
