@@ -21,6 +21,7 @@
 #include <functional>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -164,10 +165,18 @@ class JobStore {
 
   std::unique_ptr<CachedDb> writer_db_;  // owned by the writer thread after start
 
-  std::mutex write_mu_;              // guards queue_ and each op's `done`
+  // The submitters of one batch wait on that batch's own Batch (shared so
+  // that it outlives the writer's notify), so a commit wakes exactly the
+  // threads whose operations it carried, not those queued for the next one.
+  struct Batch {
+    std::mutex mu;  // guards done
+    std::condition_variable cv;
+    bool done = false;
+  };
+  std::mutex write_mu_;                   // guards queue_ and batch_
   std::condition_variable_any write_cv_;  // the writer waits for work
-  std::condition_variable done_cv_;  // submitters wait for their op's commit
   std::vector<WriteOp*> queue_;
+  std::shared_ptr<Batch> batch_ = std::make_shared<Batch>();  // what queue_ will be
 
   std::mutex readers_mu_;  // guards readers_
   std::vector<std::unique_ptr<CachedDb>> readers_;  // idle read connections
