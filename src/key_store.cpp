@@ -1,6 +1,7 @@
 #include "key_store.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 #include "clock.hpp"
 
@@ -191,7 +192,7 @@ std::shared_ptr<const KeyRecord> KeyCache::authenticate(std::string_view present
 
 std::shared_ptr<const KeyRecord> KeyCache::find_active(const KeyHash& h, int64_t now_ms) {
   lookups_.fetch_add(1, std::memory_order_relaxed);
-  auto snap = snapshot_.load(std::memory_order_acquire);
+  auto snap = snapshot();
   auto it = snap->find(h);
   if (it == snap->end() || !it->second->active_at(now_ms)) return nullptr;
   return it->second;
@@ -233,7 +234,14 @@ void KeyCache::reload() {
     std::memcpy(h.data(), hv.data(), h.size());
     (*map)[h] = std::make_shared<const KeyRecord>(read_record(st));
   }
-  snapshot_.store(std::move(map), std::memory_order_release);
+  std::shared_ptr<const Map> old;  // freed outside the lock
+  std::lock_guard lock(snapshot_mu_);
+  old = std::exchange(snapshot_, std::move(map));
+}
+
+std::shared_ptr<const KeyCache::Map> KeyCache::snapshot() const {
+  std::lock_guard lock(snapshot_mu_);
+  return snapshot_;
 }
 
 void KeyCache::flush_last_used() {
@@ -266,6 +274,6 @@ void KeyCache::flush_last_used() {
   }
 }
 
-size_t KeyCache::size() const { return snapshot_.load()->size(); }
+size_t KeyCache::size() const { return snapshot()->size(); }
 
 }  // namespace mlgate

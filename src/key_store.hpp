@@ -133,7 +133,13 @@ class KeyCache {
   std::atomic<int64_t> last_miss_refresh_ns_{0};
   int64_t data_version_ = -1;
   int64_t generation_ = -1;
-  std::atomic<std::shared_ptr<const Map>> snapshot_;  // replaced whole, never mutated
+  // The current keys, replaced whole, never mutated. A plain mutex around a
+  // shared_ptr copy (tens of ns) rather than std::atomic<std::shared_ptr>:
+  // g++ 12's implementation unlocks a load with a relaxed store, which
+  // ThreadSanitizer rightly reports as a race with the next store.
+  std::shared_ptr<const Map> snapshot() const;
+  mutable std::mutex snapshot_mu_;      // guards snapshot_
+  std::shared_ptr<const Map> snapshot_;
   std::mutex used_mu_;                                // guards used_
   std::unordered_map<std::string, int64_t> used_;     // key id -> last use, not yet written
   std::atomic<uint64_t> lookups_{0}, hashes_{0};
