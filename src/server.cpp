@@ -393,8 +393,9 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
   auto refuse = [&]() {
     finish_headers(res);
     if (!has_body(req)) return HR::Handled;
-    const Route* body_route = find_route(req.method, req.path).first;
-    if (t_ctx.body_len_ok && req.method == "POST" && body_route && body_route->has_body) {
+    // The route is known unless the refusal came before its lookup (415).
+    const Route* r = t_ctx.route ? t_ctx.route : find_route(req.method, req.path).first;
+    if (t_ctx.body_len_ok && r && r->has_body) {
       t_ctx.deferred = true;
       return HR::Unhandled;
     }
@@ -821,14 +822,7 @@ void Server::Impl::h_openapi(const Request&, Response& res) {
 void Server::Impl::maintain(std::stop_token st) {
   using namespace std::chrono;
   auto next_slow = steady_clock::now() + seconds(30);
-  std::mutex m;
-  std::condition_variable_any cv;
-  while (!st.stop_requested()) {
-    {
-      std::unique_lock lock(m);
-      cv.wait_for(lock, st, milliseconds(250), [] { return false; });
-    }
-    if (st.stop_requested()) break;
+  while (sleep_for(st, milliseconds(250))) {
     try {
       keys->refresh();  // CLI changes to keys take effect within a second
     } catch (const std::exception& e) {

@@ -150,10 +150,9 @@ bool WorkerPool::record(const std::vector<JobOutcome>& outcomes, std::stop_token
     } catch (const std::exception&) {
       // fall through: wait, then try again
     }
-    std::unique_lock lock(mu_);
-    // Wakes early only for the thread's own stop (end of the grace).
-    cv_.wait_for(lock, st, delay, [] { return false; });
-    if (st.stop_requested()) return false;
+    // Not on cv_: this wait would take submit()'s notify_one from an idle
+    // worker. Wakes early only for the thread's own stop (end of the grace).
+    if (!sleep_for(st, delay)) return false;
     delay = std::min(delay * 2, std::chrono::milliseconds(1000));
   }
 }
