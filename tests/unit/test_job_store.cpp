@@ -3,32 +3,20 @@
 // storage failures.
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <random>
 #include <set>
 #include <thread>
 
 #include "clock.hpp"
 #include "job_store.hpp"
+#include "temp_dir.hpp"
 
 using namespace mlgate;
-namespace fs = std::filesystem;
 
 namespace {
 
 struct TmpDb {
-  fs::path dir;
-  std::string path;
-  TmpDb() {
-    std::random_device rd;
-    do dir = fs::temp_directory_path() / ("mlgate-js-" + std::to_string(rd()));
-    while (!fs::create_directory(dir));
-    path = (dir / "jobs.db").string();
-  }
-  ~TmpDb() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  test::TempDir dir{"mlgate-js-"};
+  std::string path = dir.file("jobs.db");
 };
 
 NewJob job_for(const std::string& owner, const std::string& input = "some text to score",

@@ -2,14 +2,13 @@
 // server's in-memory KeyCache. Times are passed in, never slept on.
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <random>
 #include <string>
 
 #include "api_key.hpp"
 #include "db.hpp"
 #include "key_store.hpp"
 #include "schema.hpp"
+#include "temp_dir.hpp"
 
 using namespace mlgate;
 
@@ -20,22 +19,12 @@ constexpr int64_t T0 = 1'800'000'000'000;  // an arbitrary wall time, ms
 // A migrated database file in a fresh directory, and a management
 // connection to it (the CLI's role); KeyCache opens its own.
 struct TempDb {
-  std::filesystem::path dir;
-  std::string path;
-  Db db;
+  test::TempDir dir{"mlgate-keys-"};
+  std::string path = dir.file("mlgate.db");
+  Db db;  // closed before dir is removed (members go in reverse order)
   TempDb() {
-    std::random_device rd;
-    do {
-      dir = std::filesystem::temp_directory_path() / ("mlgate-keys-" + std::to_string(rd()));
-    } while (!std::filesystem::create_directory(dir));
-    path = (dir / "mlgate.db").string();
     db = Db::open(path);
     migrate(db);
-  }
-  ~TempDb() {
-    db = Db();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
   NewKey create(const std::string& name, int64_t now = T0,
                 std::optional<int64_t> expires_in = std::nullopt) {

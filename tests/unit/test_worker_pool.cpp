@@ -7,35 +7,23 @@
 #include <sys/resource.h>
 
 #include <condition_variable>
-#include <filesystem>
 #include <map>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "clock.hpp"
 #include "job_store.hpp"
+#include "temp_dir.hpp"
 #include "worker_pool.hpp"
 
 using namespace mlgate;
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
 
 struct TmpDb {
-  fs::path dir;
-  std::string path;
-  TmpDb() {
-    std::random_device rd;
-    do dir = fs::temp_directory_path() / ("mlgate-wp-" + std::to_string(rd()));
-    while (!fs::create_directory(dir));
-    path = (dir / "jobs.db").string();
-  }
-  ~TmpDb() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  test::TempDir dir{"mlgate-wp-"};
+  std::string path = dir.file("jobs.db");
 };
 
 int64_t add_job(JobStore& s, const std::string& input = "some text to score") {
