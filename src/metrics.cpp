@@ -35,6 +35,13 @@ std::string Metrics::render(const MetricsView& v) const {
           v.committed_ops);
   counter("mlgate_limiter_forced_evictions_total",
           "Limiter entries forgotten before they had refilled (table full).", v.limiter.forced_evictions);
+  // Policy names are limited to [A-Za-z0-9_.-], so they need no escaping.
+  o << "# HELP mlgate_ratelimit_decisions_total Rate-limit decisions by policy and result.\n"
+       "# TYPE mlgate_ratelimit_decisions_total counter\n";
+  for (const auto& p : v.limiter.policies)
+    o << "mlgate_ratelimit_decisions_total{policy=\"" << p.name << "\",result=\"allowed\"} " << p.allowed
+      << "\nmlgate_ratelimit_decisions_total{policy=\"" << p.name << "\",result=\"refused\"} " << p.refused
+      << '\n';
   counter("mlgate_log_dropped_total", "Log lines dropped because the log queue was full.", v.log_dropped);
   gauge("mlgate_jobs_unfinished", "Pending and running jobs.", static_cast<double>(v.unfinished));
   gauge("mlgate_jobs_queued", "Jobs waiting for a worker.", static_cast<double>(v.queued));

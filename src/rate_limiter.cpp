@@ -1,6 +1,7 @@
 // rate_limiter.cpp: see rate_limiter.hpp for the contract.
 #include "rate_limiter.hpp"
 
+#include <sched.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -251,7 +252,9 @@ void RateLimiter::check_layout() {
 }
 static_assert(sizeof(uint64_t) + sizeof(int64_t) == RateLimiter::kBytesPerEntry);
 
-struct alignas(64) RateLimiter::CounterLine {
+// 128 bytes, not 64: the L2 prefetcher fetches lines in aligned pairs, so
+// two CPUs writing neighbouring 64-byte lines still slow each other.
+struct alignas(128) RateLimiter::CounterLine {
   std::atomic<uint64_t> v[8];
 };
 
@@ -262,13 +265,18 @@ inline void bump(std::atomic<uint64_t>& c) {
   c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-// Decision counters are striped by thread (not by shard) so that two
-// threads do not write the same cache line on every decision.
+// Decision counters are striped by the CPU the caller runs on (per-CPU
+// counters), so that two threads running at the same time never write the
+// same line on every decision. They used to be striped by thread creation
+// order modulo 16, which let two busy threads share a stripe: measured, two
+// threads then made fewer allowed decisions together than one alone
+// (bench/NOTES.md). A thread that migrates between reading the CPU and the
+// fetch_add only costs a shared line once; the add is atomic either way.
+// sched_getcpu() reads the kernel's rseq area in glibc >= 2.35 (~1 ns).
 constexpr size_t kStripes = 16;
-std::atomic<size_t> g_next_stripe{0};
 size_t my_stripe() {
-  thread_local const size_t stripe = g_next_stripe.fetch_add(1, std::memory_order_relaxed) % kStripes;
-  return stripe;
+  const int cpu = sched_getcpu();
+  return cpu < 0 ? 0 : static_cast<size_t>(cpu) % kStripes;
 }
 }  // namespace
 
@@ -277,8 +285,11 @@ struct alignas(64) RateLimiter::Shard {
   // client (insert, evict, relocate, restore, snapshot). TATs of existing
   // entries are updated without it (see above). The counters below are
   // written only while it is held.
+  // No pointer to the shard's buckets here: buckets_for() computes it from
+  // the shard's index. Measured on 2 cores (bench/NOTES.md): loading it
+  // from this array on every decision made two threads sharing a table
+  // about 30 ns a decision slower each, even with nothing written here.
   mutable std::mutex mu;
-  Bucket* buckets = nullptr;
   std::atomic<uint64_t> entries{0};
   std::atomic<uint64_t> forced_evictions{0};
   std::atomic<uint64_t> refilled_reused{0};
@@ -311,7 +322,6 @@ RateLimiter::RateLimiter(std::vector<RatePolicy> policies, LimiterOptions option
   // the resident size does not grow as clients arrive.
   buckets_.reset(new Bucket[nbuckets]());
   shards_.reset(new Shard[shard_count_]);
-  for (size_t i = 0; i < shard_count_; ++i) shards_[i].buckets = buckets_.get() + i * buckets_per_shard_;
   counter_lines_ = (policies_.size() * 2 + 7) / 8;
   counters_.reset(new CounterLine[kStripes * counter_lines_]());
 }
@@ -338,12 +348,17 @@ RateLimiter::Shard& RateLimiter::shard_for(uint64_t h) const {
   return shards_[reduce(h & 0xffffffffu, shard_count_)];
 }
 
+RateLimiter::Bucket* RateLimiter::first_bucket(size_t shard) const {
+  return buckets_.get() + shard * buckets_per_shard_;
+}
+
 void RateLimiter::buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const {
   // The hash is a keyed PRF output, so its bits are independent; the second
   // choice comes from a remix so that it does not share bits with the first.
   const uint64_t h2 = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL;
-  b1 = s.buckets + reduce(h >> 32, buckets_per_shard_);
-  b2 = s.buckets + reduce(h2 >> 32, buckets_per_shard_);
+  Bucket* const first = first_bucket(static_cast<size_t>(&s - shards_.get()));
+  b1 = first + reduce(h >> 32, buckets_per_shard_);
+  b2 = first + reduce(h2 >> 32, buckets_per_shard_);
 }
 
 std::optional<RateLimiter::Slot> RateLimiter::find(Bucket* b1, Bucket* b2, uint64_t h) const {
@@ -539,7 +554,7 @@ LimiterSnapshot RateLimiter::snapshot(int64_t now_mono_ns, int64_t now_wall_ns) 
     std::lock_guard lock(s.mu);  // no moves while we walk, so no client twice
     for (size_t b = 0; b < buckets_per_shard_; ++b)
       for (size_t w = 0; w < kWays; ++w) {
-        const Bucket& bk = s.buckets[b];
+        const Bucket& bk = first_bucket(i)[b];
         const uint64_t key = bk.key[w].load(std::memory_order_acquire);
         const int64_t tat = bk.tat[w].load(std::memory_order_acquire);
         if (key == 0 || tat <= now_mono_ns) continue;

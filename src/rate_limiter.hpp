@@ -155,7 +155,7 @@ struct LimiterStats {
   std::vector<PolicyCounters> policies;  // in PolicyId order
 };
 
-class RateLimiter {
+class alignas(64) RateLimiter {
  public:
   // Throws std::invalid_argument for an invalid policy or a duplicate name.
   explicit RateLimiter(std::vector<RatePolicy> policies, LimiterOptions options = {});
@@ -211,6 +211,8 @@ class RateLimiter {
 
   uint64_t key_hash(PolicyId id, std::string_view client) const;
   Shard& shard_for(uint64_t h) const;
+  // Shard i owns buckets [i*buckets_per_shard_, (i+1)*buckets_per_shard_).
+  Bucket* first_bucket(size_t shard) const;
   void buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const;
   std::optional<Slot> find(Bucket* b1, Bucket* b2, uint64_t h) const;
   Decision run(PolicyId id, std::string_view client, int64_t now_ns, bool record);

@@ -109,3 +109,22 @@ TEST_CASE("GET /health is never refused by the per-address limit") {
     CHECK(r->status == 200);
   }
 }
+
+TEST_CASE("GET /metrics counts each policy's decisions") {
+  ServerProc s({"--tier", "two=2/min"});
+  std::string key = s.create_key("ops", {"--tier", "two", "--scopes", "predict,metrics"});
+  auto c = s.client();
+  for (int expected : {202, 202, 429}) {
+    auto r = post_predict(c, key);
+    REQUIRE(r);
+    CHECK(r->status == expected);
+  }
+  auto r = c.Get("/metrics", {{"X-API-Key", key}});
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  CHECK(r->body.find("# TYPE mlgate_ratelimit_decisions_total counter") != std::string::npos);
+  CHECK(r->body.find("mlgate_ratelimit_decisions_total{policy=\"two\",result=\"allowed\"} 2\n") !=
+        std::string::npos);
+  CHECK(r->body.find("mlgate_ratelimit_decisions_total{policy=\"two\",result=\"refused\"} 1\n") !=
+        std::string::npos);
+}
