@@ -265,19 +265,22 @@ inline void bump(std::atomic<uint64_t>& c) {
   c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-// Decision counters are striped by the CPU the caller runs on (per-CPU
-// counters), so that two threads running at the same time never write the
-// same line on every decision. They used to be striped by thread creation
-// order modulo 16, which let two busy threads share a stripe: measured, two
-// threads then made fewer allowed decisions together than one alone
-// (bench/NOTES.md). A thread that migrates between reading the CPU and the
-// fetch_add only costs a shared line once; the add is atomic either way.
+// The CPU the caller runs on, read once a decision. It picks the caller's
+// counter stripe and its half of the table (see buckets_for()); a thread
+// that migrates meanwhile costs one shared line, never a wrong answer.
 // sched_getcpu() reads the kernel's rseq area in glibc >= 2.35 (~1 ns).
-constexpr size_t kStripes = 16;
-size_t my_stripe() {
+unsigned current_cpu() {
   const int cpu = sched_getcpu();
-  return cpu < 0 ? 0 : static_cast<size_t>(cpu) % kStripes;
+  return cpu < 0 ? 0 : static_cast<unsigned>(cpu);
 }
+
+// Decision counters are per CPU, so that two threads running at the same
+// time never write the same line on every decision. They used to be striped
+// by thread creation order modulo 16, which let two busy threads share a
+// stripe: measured, two threads then made fewer allowed decisions together
+// than one alone (bench/NOTES.md). The add is atomic, so a thread that
+// migrates only costs a shared line once.
+constexpr size_t kStripes = 16;
 }  // namespace
 
 struct alignas(64) RateLimiter::Shard {
@@ -293,6 +296,7 @@ struct alignas(64) RateLimiter::Shard {
   std::atomic<uint64_t> entries{0};
   std::atomic<uint64_t> forced_evictions{0};
   std::atomic<uint64_t> refilled_reused{0};
+  std::atomic<uint64_t> rehomed{0};
 };
 
 RateLimiter::RateLimiter(std::vector<RatePolicy> policies, LimiterOptions options) {
@@ -355,10 +359,22 @@ RateLimiter::Bucket* RateLimiter::first_bucket(size_t shard) const {
 void RateLimiter::buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const {
   // The hash is a keyed PRF output, so its bits are independent; the second
   // choice comes from a remix so that it does not share bits with the first.
+  // The two buckets lie in different halves of the shard: run() looks first
+  // in the half of the CPU it runs on (even or odd), and claim_slot() puts a
+  // new client there when it has room. An allowed decision writes its
+  // client's TAT, and a TAT line holds eight clients' TATs; with clients
+  // kept in the half of the core that first served them, a core mostly
+  // writes lines the other core does not, instead of pulling about every
+  // second line across (bench/NOTES.md, "two-thread scaling").
   const uint64_t h2 = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL;
   Bucket* const first = first_bucket(static_cast<size_t>(&s - shards_.get()));
-  b1 = first + reduce(h >> 32, buckets_per_shard_);
-  b2 = first + reduce(h2 >> 32, buckets_per_shard_);
+  const size_t half = buckets_per_shard_ / 2;
+  if (half == 0) {  // a one-bucket shard (tiny tables in tests)
+    b1 = b2 = first;
+    return;
+  }
+  b1 = first + reduce(h >> 32, half);
+  b2 = first + half + reduce(h2 >> 32, buckets_per_shard_ - half);
 }
 
 std::optional<RateLimiter::Slot> RateLimiter::find(Bucket* b1, Bucket* b2, uint64_t h) const {
@@ -392,7 +408,7 @@ void RateLimiter::install(Slot w, uint64_t h, int64_t tat) {
 
 // A slot for a new client in b1 or b2; the caller holds s.mu and install()s
 // into it. Order of preference:
-//  1. an empty slot, in the emptier bucket (keeps the two-choice balance);
+//  1. an empty slot, in b1 (the caller's CPU's half) if it has one;
 //  2. a slot whose entry has fully refilled (TAT <= now). Forgetting such an
 //     entry changes no decision: an unknown client is evaluated with
 //     TAT = now, and max(TAT, now) == now for every TAT <= now, so the
@@ -404,18 +420,12 @@ void RateLimiter::install(Slot w, uint64_t h, int64_t tat) {
 RateLimiter::Slot RateLimiter::claim_slot(Shard& s, Bucket* b1, Bucket* b2, int64_t now_ns) {
   Bucket* cand[2] = {b1, b2};
   const size_t nc = (b1 == b2) ? 1 : 2;
-  std::optional<Slot> empty;
-  size_t best_free = 0;
-  for (size_t c = 0; c < nc; ++c) {
-    size_t free = 0, first = kWays;
+  for (size_t c = 0; c < nc; ++c)
     for (size_t w = 0; w < kWays; ++w)
-      if (cand[c]->key[w].load(std::memory_order_relaxed) == 0 && free++ == 0) first = w;
-    if (free > best_free) { best_free = free; empty = Slot{cand[c], first}; }
-  }
-  if (empty) {
-    bump(s.entries);
-    return *empty;
-  }
+      if (cand[c]->key[w].load(std::memory_order_relaxed) == 0) {
+        bump(s.entries);
+        return Slot{cand[c], w};
+      }
   // No slot is kBusy here: only holders of s.mu set it, and they clear it.
   Slot oldest{b1, 0};
   int64_t oldest_tat = std::numeric_limits<int64_t>::max();
@@ -477,19 +487,21 @@ std::optional<RateLimiter::Slot> RateLimiter::make_room(Shard& s, Bucket* b, int
   return std::nullopt;
 }
 
-void RateLimiter::count_decision(PolicyId id, bool allowed) {
+void RateLimiter::count_decision(PolicyId id, bool allowed, unsigned cpu) {
   const size_t i = size_t{id} * 2 + (allowed ? 0 : 1);
-  counters_[my_stripe() * counter_lines_ + i / 8].v[i % 8].fetch_add(1, std::memory_order_relaxed);
+  counters_[(cpu % kStripes) * counter_lines_ + i / 8].v[i % 8].fetch_add(1, std::memory_order_relaxed);
 }
 
 // The lock-free attempt for a client already in the table. nullopt: not
 // found, or raced with a structural change or another update; the caller
 // retries or takes the mutex.
 std::optional<Decision> RateLimiter::try_fast(const RatePolicy& p, Bucket* b1, Bucket* b2, uint64_t h,
-                                              int64_t now_ns, bool record, bool& absent) const {
+                                              int64_t now_ns, bool record, bool& absent,
+                                              Bucket*& found_in) const {
   const auto slot = find(b1, b2, h);
   absent = !slot;
   if (!slot) return std::nullopt;
+  found_in = slot->bucket;
   std::atomic<int64_t>& tat = slot->bucket->tat[slot->way];
   int64_t old = tat.load(std::memory_order_acquire);
   if (old == kBusy || slot->bucket->key[slot->way].load(std::memory_order_acquire) != h)
@@ -507,26 +519,65 @@ std::optional<Decision> RateLimiter::try_fast(const RatePolicy& p, Bucket* b1, B
   return o.d;
 }
 
+// An allowed decision found its client in the other CPU's half of the shard
+// (buckets_for()): the client was first seen on the other core, or this
+// thread has moved. Now and then, and only when this CPU's bucket has an
+// empty slot, move the client here, so that clients follow the core that
+// serves them. One time in 16: a client whose requests alternate between
+// cores would otherwise move on every request, and each move takes the
+// mutex and writes two key lines. Never waits for the mutex: it is only an
+// optimisation. The move is make_room()'s: the old slot is taken (kBusy)
+// before the new one is published, so no decision is lost or counted twice.
+void RateLimiter::maybe_rehome(Shard& s, Bucket* own, Bucket* other, uint64_t h) {
+  thread_local unsigned tick = 0;
+  if (++tick % kRehomeEvery != 0) return;
+  auto free_way = [own] {
+    for (size_t w = 0; w < kWays; ++w)
+      if (own->key[w].load(std::memory_order_relaxed) == 0) return w;
+    return kWays;
+  };
+  if (free_way() == kWays) return;
+  std::unique_lock lock(s.mu, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  const size_t to = free_way();
+  if (to == kWays) return;
+  for (size_t w = 0; w < kWays; ++w)
+    if (other->key[w].load(std::memory_order_relaxed) == h) {
+      install(Slot{own, to}, h, take(other->tat[w]));
+      other->key[w].store(0, std::memory_order_release);
+      other->tat[w].store(0, std::memory_order_release);
+      bump(s.rehomed);
+      return;
+    }
+}
+
 Decision RateLimiter::decide(PolicyId id, std::string_view client, int64_t now_ns) {
-  const Decision d = run(id, client, now_ns, true);
-  count_decision(id, d.allowed);
+  const unsigned cpu = current_cpu();
+  const Decision d = run(id, client, now_ns, true, cpu);
+  count_decision(id, d.allowed, cpu);
   return d;
 }
 
 Decision RateLimiter::peek(PolicyId id, std::string_view client, int64_t now_ns) const {
   // With record == false, run() changes nothing (it may take a shard mutex).
-  return const_cast<RateLimiter*>(this)->run(id, client, now_ns, false);
+  return const_cast<RateLimiter*>(this)->run(id, client, now_ns, false, current_cpu());
 }
 
-Decision RateLimiter::run(PolicyId id, std::string_view client, int64_t now_ns, bool record) {
+Decision RateLimiter::run(PolicyId id, std::string_view client, int64_t now_ns, bool record,
+                         unsigned cpu) {
   const RatePolicy& p = policies_[id].policy;
   const uint64_t h = key_hash(id, client);
   Shard& s = shard_for(h);
   Bucket *b1, *b2;
   buckets_for(s, h, b1, b2);
+  if (cpu % 2 == 1) std::swap(b1, b2);  // this CPU's half first: see buckets_for()
   bool absent = false;
+  Bucket* found_in = nullptr;
   for (int attempt = 0; attempt < 4 && !absent; ++attempt)
-    if (auto d = try_fast(p, b1, b2, h, now_ns, record, absent)) return *d;
+    if (auto d = try_fast(p, b1, b2, h, now_ns, record, absent, found_in)) {
+      if (d->allowed && record && found_in != b1) maybe_rehome(s, b1, found_in, h);
+      return *d;
+    }
 
   // A new client, or contention: decide under the mutex. Lock-free updates
   // of this client's TAT may still race, hence the compare-and-swap loop.
@@ -663,8 +714,10 @@ LimiterStats RateLimiter::stats() const {
   st.entries = entries();
   st.forced_evictions = forced_evictions();
   for (const auto& ps : policies_) st.policies.push_back({ps.policy.name, 0, 0});
-  for (size_t i = 0; i < shard_count_; ++i)
+  for (size_t i = 0; i < shard_count_; ++i) {
     st.refilled_reused += shards_[i].refilled_reused.load(std::memory_order_relaxed);
+    st.rehomed += shards_[i].rehomed.load(std::memory_order_relaxed);
+  }
   auto counter = [&](size_t stripe, size_t i) {
     return counters_[stripe * counter_lines_ + i / 8].v[i % 8].load(std::memory_order_relaxed);
   };

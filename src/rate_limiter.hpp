@@ -54,6 +54,13 @@
 //   be called concurrently from any threads. A decision for a client already
 //   in the table takes no lock (atomic loads and one compare-and-swap); a
 //   new client takes its shard's mutex (one of 64) briefly.
+// - Cores. A client's two buckets lie in different halves of its shard, one
+//   for even and one for odd CPUs. A new client is placed in the half of the
+//   CPU that first decides for it, when there is room, and an allowed
+//   decision that finds its client in the other half moves it over now and
+//   then (one time in 16, never waiting for the mutex). So two cores serving
+//   different clients mostly write different cache lines. This changes where
+//   an entry lives, never a decision.
 #pragma once
 
 #include <atomic>
@@ -152,6 +159,7 @@ struct LimiterStats {
   uint64_t entries = 0;
   uint64_t forced_evictions = 0;  // a not-yet-refilled entry was forgotten
   uint64_t refilled_reused = 0;   // a refilled entry's slot was reused (harmless)
+  uint64_t rehomed = 0;           // entries moved to the half of the CPU serving them
   std::vector<PolicyCounters> policies;  // in PolicyId order
 };
 
@@ -215,15 +223,17 @@ class alignas(64) RateLimiter {
   Bucket* first_bucket(size_t shard) const;
   void buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const;
   std::optional<Slot> find(Bucket* b1, Bucket* b2, uint64_t h) const;
-  Decision run(PolicyId id, std::string_view client, int64_t now_ns, bool record);
+  Decision run(PolicyId id, std::string_view client, int64_t now_ns, bool record, unsigned cpu);
   std::optional<Decision> try_fast(const RatePolicy& p, Bucket* b1, Bucket* b2, uint64_t h,
-                                   int64_t now_ns, bool record, bool& absent) const;
+                                   int64_t now_ns, bool record, bool& absent, Bucket*& found_in) const;
+  void maybe_rehome(Shard& s, Bucket* own, Bucket* other, uint64_t h);
+  static constexpr unsigned kRehomeEvery = 16;
   Slot claim_slot(Shard& s, Bucket* b1, Bucket* b2, int64_t now_ns);
   void install(Slot w, uint64_t h, int64_t tat);
   std::optional<Slot> relocate(Shard& s, Bucket* const* cand, size_t nc);
   std::optional<Slot> make_room(Shard& s, Bucket* b, int depth);
   static constexpr int kRelocateDepth = 2;
-  void count_decision(PolicyId id, bool allowed);
+  void count_decision(PolicyId id, bool allowed, unsigned cpu);
   static void check_layout();
 
   std::vector<PolicyState> policies_;

@@ -1,6 +1,8 @@
 // Unit tests for rate_limiter.hpp. The clock is a number we pass in: no test
 // sleeps.
 #include <doctest/doctest.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -493,6 +495,98 @@ TEST_CASE("two threads racing through evictions and cuckoo moves leave every cli
   const auto st = lim.stats();
   CHECK(st.policies[0].allowed + st.policies[0].refused == 600'000);
   CHECK(st.forced_evictions > 0);
+}
+
+// ------------------------------------------------------------- CPU halves
+//
+// These pin real threads to real CPUs (sched_setaffinity): the limiter
+// reads the CPU it runs on, and a client's entry follows the core that
+// serves it. They need an even and an odd CPU in the process's affinity
+// mask; without them they say so and check nothing.
+
+namespace {
+struct CpuPair {
+  int even = -1, odd = -1;
+};
+CpuPair even_and_odd_cpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CpuPair p;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return p;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    int& first = c % 2 == 0 ? p.even : p.odd;
+    if (CPU_ISSET(c, &set) && first < 0) first = c;
+  }
+  return p;
+}
+// Assertions run on the test's threads, so a failure to pin is a CHECK
+// (doctest's REQUIRE would throw on a thread that cannot catch it).
+bool pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0 && sched_getcpu() == cpu;
+}
+}  // namespace
+
+TEST_CASE("a client served from the other core moves to that core's half, losing no decision") {
+  const CpuPair cpus = even_and_odd_cpu();
+  if (cpus.even < 0 || cpus.odd < 0) {
+    MESSAGE("not checked: needs an even and an odd CPU");
+    return;
+  }
+  // The clock is frozen, so "1000/s" allows exactly 1000 requests (burst
+  // 1000) whatever core makes them.
+  RateLimiter lim({rate("1000/s")}, {.seed = HashSeed{3, 1}});
+  auto run_on = [&](int cpu) {
+    int allowed = 0;
+    std::thread([&] {
+      const bool pinned = pin_to(cpu);
+      CHECK(pinned);
+      for (int i = 0; pinned && i < 600; ++i) allowed += lim.decide(0, "client", S).allowed;
+    }).join();
+    return allowed;
+  };
+  CHECK(run_on(cpus.even) == 600);
+  CHECK(lim.stats().rehomed == 0);
+  CHECK(run_on(cpus.odd) == 400);
+  CHECK(lim.stats().rehomed == 1);  // moved once, then found at home
+  CHECK(lim.entries() == 1);
+  CHECK(lim.stats().policies[0].allowed == 1000);
+}
+
+TEST_CASE("two cores deciding for the same clients move them back and forth and stay exact") {
+  const CpuPair cpus = even_and_odd_cpu();
+  if (cpus.even < 0 || cpus.odd < 0) {
+    MESSAGE("not checked: needs an even and an odd CPU");
+    return;
+  }
+  // Both threads hit the same clients, so entries keep moving to the half of
+  // whichever core last got lucky, while the other core's compare-and-swaps
+  // race with the moves. Frozen clock: exactly 2000 allowed per client.
+  RateLimiter lim({rate("2000/s")}, {.capacity = 4096, .shards = 4, .seed = HashSeed{2, 7}});
+  constexpr int kClients = 200, kEach = 1500;
+  auto work = [&](int cpu) {
+    const bool pinned = pin_to(cpu);
+    CHECK(pinned);
+    for (int r = 0; pinned && r < kEach; ++r)
+      for (int c = 0; c < kClients; ++c) lim.decide(0, key("c", c), S);
+  };
+  std::thread a(work, cpus.even), b(work, cpus.odd);
+  a.join();
+  b.join();
+  const auto st = lim.stats();
+  CHECK(st.policies[0].allowed == 2000 * kClients);
+  CHECK(st.policies[0].refused == (2 * kEach - 2000) * kClients);
+  CHECK(st.entries == kClients);
+  CHECK(st.rehomed > 0);
+  const auto snap = lim.snapshot(0, 0);
+  std::vector<uint64_t> keys;
+  for (const auto& e : snap.entries) keys.push_back(e.key);
+  std::sort(keys.begin(), keys.end());
+  CHECK(std::adjacent_find(keys.begin(), keys.end()) == keys.end());
+  CHECK(keys.size() == kClients);
+  MESSAGE(st.rehomed << " moves between halves");
 }
 
 // ------------------------------------------------------------- persistence
