@@ -202,7 +202,9 @@ JobOutcome WorkerPool::run_one(const ClaimedJob& job) {
     } else if (job.attempts < store_.max_attempts()) {
       o.kind = JobOutcome::Retry;
       int64_t delay = opt_.retry_base_ms << std::min(job.attempts - 1, 16);
-      o.run_after_ms = wall_ms() + std::min(delay, opt_.retry_max_ms);
+      // + 1: wall_ms() rounds down, so without it a retry could start up to
+      // a millisecond before its backoff had passed (a unit test saw it).
+      o.run_after_ms = wall_ms() + 1 + std::min(delay, opt_.retry_max_ms);
     }
   }
   return o;
