@@ -356,33 +356,63 @@ RateLimiter::Bucket* RateLimiter::first_bucket(size_t shard) const {
   return buckets_.get() + shard * buckets_per_shard_;
 }
 
-void RateLimiter::buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const {
-  // The hash is a keyed PRF output, so its bits are independent; the second
-  // choice comes from a remix so that it does not share bits with the first.
-  // The two buckets lie in different halves of the shard: run() looks first
-  // in the half of the CPU it runs on (even or odd), and claim_slot() puts a
-  // new client there when it has room. An allowed decision writes its
-  // client's TAT, and a TAT line holds eight clients' TATs; with clients
-  // kept in the half of the core that first served them, a core mostly
+RateLimiter::Cands RateLimiter::buckets_for(const Shard& s, uint64_t h, unsigned cpu) const {
+  // A shard's buckets are split in two halves, one for even CPUs and one
+  // for odd ones, and a client has two buckets in each. run() looks first in
+  // the half of the CPU it runs on, and claim_slot() puts a new client
+  // there when one of its two buckets there has room. An allowed decision
+  // writes its client's TAT, and a TAT line holds eight clients' TATs; with
+  // clients kept in the half of the core that serves them, a core mostly
   // writes lines the other core does not, instead of pulling about every
-  // second line across (bench/NOTES.md, "two-thread scaling").
+  // second line across. Two buckets a half, not one: at the default load
+  // (65% in the benchmark) one bucket a half overflowed for ~3% of clients
+  // into the other core's half, and each such entry makes its whole TAT
+  // line travel; measured, two threads reached 1.37x one thread with one
+  // bucket a half (bench/NOTES.md, "two-thread scaling").
+  //
+  // The hash is a keyed PRF output, so its bits are independent; shard_for()
+  // uses the low 32 bits, the first bucket the high 32, and the others come
+  // from remixes so that they share no bits with those.
   const uint64_t h2 = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL;
+  uint64_t h3 = h ^ 0x9e3779b97f4a7c15ULL;
+  h3 = (h3 ^ (h3 >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h3 = (h3 ^ (h3 >> 27)) * 0x94d049bb133111ebULL;
+  h3 ^= h3 >> 31;
   Bucket* const first = first_bucket(static_cast<size_t>(&s - shards_.get()));
+  Cands c;
   const size_t half = buckets_per_shard_ / 2;
   if (half == 0) {  // a one-bucket shard (tiny tables in tests)
-    b1 = b2 = first;
-    return;
+    c.b[0] = first;
+    c.n = c.own = 1;
+    return c;
   }
-  b1 = first + reduce(h >> 32, half);
-  b2 = first + half + reduce(h2 >> 32, buckets_per_shard_ - half);
+  const size_t rest = buckets_per_shard_ - half;
+  Bucket* const even[2] = {first + reduce(h >> 32, half), first + reduce(h3 >> 32, half)};
+  Bucket* const odd[2] = {first + half + reduce(h2 >> 32, rest),
+                          first + half + reduce(h3 & 0xffffffffu, rest)};
+  auto add = [&c](Bucket* const (&pair)[2]) {
+    c.b[c.n++] = pair[0];
+    if (pair[1] != pair[0]) c.b[c.n++] = pair[1];
+  };
+  add(cpu % 2 == 0 ? even : odd);
+  c.own = c.n;
+  add(cpu % 2 == 0 ? odd : even);
+  return c;
 }
 
-std::optional<RateLimiter::Slot> RateLimiter::find(Bucket* b1, Bucket* b2, uint64_t h) const {
-  for (size_t w = 0; w < kWays; ++w)
-    if (b1->key[w].load(std::memory_order_acquire) == h) return Slot{b1, w};
-  if (b2 != b1)
+// A bucket's eight keys are compared without a branch per key, so the one
+// branch a bucket ("found here?") is predictable. With a branch per key the
+// CPU mispredicted inside the first bucket and ran ahead into the client's
+// buckets in the other core's half; those speculative reads, and the TAT
+// lines the prefetcher fetches with them, cost the other core a transfer on
+// its next write (measured: two threads 86 -> 62 ns a decision).
+std::optional<RateLimiter::Slot> RateLimiter::find(const Cands& c, uint64_t h) const {
+  for (size_t i = 0; i < c.n; ++i) {
+    unsigned match = 0;
     for (size_t w = 0; w < kWays; ++w)
-      if (b2->key[w].load(std::memory_order_acquire) == h) return Slot{b2, w};
+      match |= unsigned{c.b[i]->key[w].load(std::memory_order_acquire) == h} << w;
+    if (match != 0) return Slot{c.b[i], static_cast<size_t>(std::countr_zero(match))};
+  }
   return std::nullopt;
 }
 
@@ -406,9 +436,9 @@ void RateLimiter::install(Slot w, uint64_t h, int64_t tat) {
   w.bucket->tat[w.way].store(tat, std::memory_order_release);
 }
 
-// A slot for a new client in b1 or b2; the caller holds s.mu and install()s
-// into it. Order of preference:
-//  1. an empty slot, in b1 (the caller's CPU's half) if it has one;
+// A slot for a new client in one of its buckets; the caller holds s.mu and
+// install()s into it. Order of preference:
+//  1. an empty slot, in the caller's CPU's half if it has one;
 //  2. a slot whose entry has fully refilled (TAT <= now). Forgetting such an
 //     entry changes no decision: an unknown client is evaluated with
 //     TAT = now, and max(TAT, now) == now for every TAT <= now, so the
@@ -417,28 +447,26 @@ void RateLimiter::install(Slot w, uint64_t h, int64_t tat) {
 //  4. the entry with the smallest TAT: the one that will refill first, so
 //     forgetting it grants the least extra allowance. That is a real loss of
 //     information, and forced_evictions counts it.
-RateLimiter::Slot RateLimiter::claim_slot(Shard& s, Bucket* b1, Bucket* b2, int64_t now_ns) {
-  Bucket* cand[2] = {b1, b2};
-  const size_t nc = (b1 == b2) ? 1 : 2;
-  for (size_t c = 0; c < nc; ++c)
+RateLimiter::Slot RateLimiter::claim_slot(Shard& s, const Cands& c, int64_t now_ns) {
+  for (size_t i = 0; i < c.n; ++i)
     for (size_t w = 0; w < kWays; ++w)
-      if (cand[c]->key[w].load(std::memory_order_relaxed) == 0) {
+      if (c.b[i]->key[w].load(std::memory_order_relaxed) == 0) {
         bump(s.entries);
-        return Slot{cand[c], w};
+        return Slot{c.b[i], w};
       }
   // No slot is kBusy here: only holders of s.mu set it, and they clear it.
-  Slot oldest{b1, 0};
+  Slot oldest{c.b[0], 0};
   int64_t oldest_tat = std::numeric_limits<int64_t>::max();
-  for (size_t c = 0; c < nc; ++c)
+  for (size_t i = 0; i < c.n; ++i)
     for (size_t w = 0; w < kWays; ++w) {
-      const int64_t tat = cand[c]->tat[w].load(std::memory_order_relaxed);
+      const int64_t tat = c.b[i]->tat[w].load(std::memory_order_relaxed);
       if (tat <= now_ns) {
         bump(s.refilled_reused);
-        return Slot{cand[c], w};
+        return Slot{c.b[i], w};
       }
-      if (tat < oldest_tat) { oldest_tat = tat; oldest = Slot{cand[c], w}; }
+      if (tat < oldest_tat) { oldest_tat = tat; oldest = Slot{c.b[i], w}; }
     }
-  if (auto moved = relocate(s, cand, nc)) {
+  if (auto moved = relocate(s, c)) {
     bump(s.entries);
     return *moved;
   }
@@ -455,10 +483,10 @@ RateLimiter::Slot RateLimiter::claim_slot(Shard& s, Bucket* b1, Bucket* b2, int6
 // shards fill unevenly). Skipped once the shard is full (entries never
 // leave a full shard: refilled slots are reused in place), so a spray
 // against a full table costs nothing extra; the fill-up phase pays it once.
-std::optional<RateLimiter::Slot> RateLimiter::relocate(Shard& s, Bucket* const* cand, size_t nc) {
+std::optional<RateLimiter::Slot> RateLimiter::relocate(Shard& s, const Cands& c) {
   if (s.entries.load(std::memory_order_relaxed) >= buckets_per_shard_ * kWays) return std::nullopt;
-  for (size_t c = 0; c < nc; ++c)
-    if (auto slot = make_room(s, cand[c], kRelocateDepth)) return slot;
+  for (size_t i = 0; i < c.n; ++i)
+    if (auto slot = make_room(s, c.b[i], kRelocateDepth)) return slot;
   return std::nullopt;
 }
 
@@ -472,16 +500,16 @@ std::optional<RateLimiter::Slot> RateLimiter::make_room(Shard& s, Bucket* b, int
   if (depth == 0) return std::nullopt;
   for (size_t w = 0; w < kWays; ++w) {
     const uint64_t h = b->key[w].load(std::memory_order_relaxed);
-    Bucket *a1, *a2;
-    buckets_for(s, h, a1, a2);
-    Bucket* alt = (a1 == b) ? a2 : a1;
-    if (alt == b) continue;
-    if (auto to = make_room(s, alt, depth - 1)) {
-      const int64_t tat = take(b->tat[w]);
-      install(*to, h, tat);
-      b->key[w].store(0, std::memory_order_release);
-      b->tat[w].store(0, std::memory_order_release);
-      return Slot{b, w};
+    const Cands alt = buckets_for(s, h, 0);
+    for (size_t i = 0; i < alt.n; ++i) {
+      if (alt.b[i] == b) continue;
+      if (auto to = make_room(s, alt.b[i], depth - 1)) {
+        const int64_t tat = take(b->tat[w]);
+        install(*to, h, tat);
+        b->key[w].store(0, std::memory_order_release);
+        b->tat[w].store(0, std::memory_order_release);
+        return Slot{b, w};
+      }
     }
   }
   return std::nullopt;
@@ -495,10 +523,10 @@ void RateLimiter::count_decision(PolicyId id, bool allowed, unsigned cpu) {
 // The lock-free attempt for a client already in the table. nullopt: not
 // found, or raced with a structural change or another update; the caller
 // retries or takes the mutex.
-std::optional<Decision> RateLimiter::try_fast(const RatePolicy& p, Bucket* b1, Bucket* b2, uint64_t h,
+std::optional<Decision> RateLimiter::try_fast(const RatePolicy& p, const Cands& c, uint64_t h,
                                               int64_t now_ns, bool record, bool& absent,
                                               Bucket*& found_in) const {
-  const auto slot = find(b1, b2, h);
+  const auto slot = find(c, h);
   absent = !slot;
   if (!slot) return std::nullopt;
   found_in = slot->bucket;
@@ -528,22 +556,23 @@ std::optional<Decision> RateLimiter::try_fast(const RatePolicy& p, Bucket* b1, B
 // mutex and writes two key lines. Never waits for the mutex: it is only an
 // optimisation. The move is make_room()'s: the old slot is taken (kBusy)
 // before the new one is published, so no decision is lost or counted twice.
-void RateLimiter::maybe_rehome(Shard& s, Bucket* own, Bucket* other, uint64_t h) {
+void RateLimiter::maybe_rehome(Shard& s, const Cands& c, Bucket* other, uint64_t h) {
   thread_local unsigned tick = 0;
   if (++tick % kRehomeEvery != 0) return;
-  auto free_way = [own] {
-    for (size_t w = 0; w < kWays; ++w)
-      if (own->key[w].load(std::memory_order_relaxed) == 0) return w;
-    return kWays;
+  auto free_slot = [&c]() -> std::optional<Slot> {
+    for (size_t i = 0; i < c.own; ++i)
+      for (size_t w = 0; w < kWays; ++w)
+        if (c.b[i]->key[w].load(std::memory_order_relaxed) == 0) return Slot{c.b[i], w};
+    return std::nullopt;
   };
-  if (free_way() == kWays) return;
+  if (!free_slot()) return;
   std::unique_lock lock(s.mu, std::try_to_lock);
   if (!lock.owns_lock()) return;
-  const size_t to = free_way();
-  if (to == kWays) return;
+  const auto to = free_slot();
+  if (!to) return;
   for (size_t w = 0; w < kWays; ++w)
     if (other->key[w].load(std::memory_order_relaxed) == h) {
-      install(Slot{own, to}, h, take(other->tat[w]));
+      install(*to, h, take(other->tat[w]));
       other->key[w].store(0, std::memory_order_release);
       other->tat[w].store(0, std::memory_order_release);
       bump(s.rehomed);
@@ -568,21 +597,20 @@ Decision RateLimiter::run(PolicyId id, std::string_view client, int64_t now_ns, 
   const RatePolicy& p = policies_[id].policy;
   const uint64_t h = key_hash(id, client);
   Shard& s = shard_for(h);
-  Bucket *b1, *b2;
-  buckets_for(s, h, b1, b2);
-  if (cpu % 2 == 1) std::swap(b1, b2);  // this CPU's half first: see buckets_for()
+  const Cands c = buckets_for(s, h, cpu);  // this CPU's half first
   bool absent = false;
   Bucket* found_in = nullptr;
   for (int attempt = 0; attempt < 4 && !absent; ++attempt)
-    if (auto d = try_fast(p, b1, b2, h, now_ns, record, absent, found_in)) {
-      if (d->allowed && record && found_in != b1) maybe_rehome(s, b1, found_in, h);
+    if (auto d = try_fast(p, c, h, now_ns, record, absent, found_in)) {
+      if (d->allowed && record && std::find(c.b, c.b + c.own, found_in) == c.b + c.own)
+        maybe_rehome(s, c, found_in, h);
       return *d;
     }
 
   // A new client, or contention: decide under the mutex. Lock-free updates
   // of this client's TAT may still race, hence the compare-and-swap loop.
   std::lock_guard lock(s.mu);
-  if (const auto slot = find(b1, b2, h)) {
+  if (const auto slot = find(c, h)) {
     std::atomic<int64_t>& tat = slot->bucket->tat[slot->way];
     int64_t old = tat.load();
     while (true) {
@@ -591,7 +619,7 @@ Decision RateLimiter::run(PolicyId id, std::string_view client, int64_t now_ns, 
     }
   }
   const Outcome o = evaluate(p, now_ns, now_ns);
-  if (o.d.allowed && record) install(claim_slot(s, b1, b2, now_ns), h, o.new_tat);
+  if (o.d.allowed && record) install(claim_slot(s, c, now_ns), h, o.new_tat);
   return o.d;
 }
 
@@ -635,16 +663,15 @@ RateLimiter::RestoreResult RateLimiter::restore(const LimiterSnapshot& snap, int
     if (__builtin_sub_overflow(e.tat_unix_ns, now_wall_ns, &ahead)) ahead = max_burst_span_ns_;
     const int64_t tat = now_mono_ns + std::min(ahead, max_burst_span_ns_);
     Shard& s = shard_for(e.key);
-    Bucket *b1, *b2;
-    buckets_for(s, e.key, b1, b2);
+    const Cands c = buckets_for(s, e.key, 0);
     std::lock_guard lock(s.mu);
-    if (const auto found = find(b1, b2, e.key)) {
+    if (const auto found = find(c, e.key)) {
       std::atomic<int64_t>& t = found->bucket->tat[found->way];
       int64_t cur = t.load();
       while (cur < tat && !t.compare_exchange_weak(cur, tat)) {
       }
     } else {
-      install(claim_slot(s, b1, b2, now_mono_ns), e.key, tat);
+      install(claim_slot(s, c, now_mono_ns), e.key, tat);
     }
     ++res.restored;
   }

@@ -32,17 +32,17 @@
 //   clients) and allocated, zeroed and touched then: 16 bytes a client
 //   (a 64-bit keyed hash of the client and policy, and a 64-bit TAT), plus
 //   a few kilobytes for the shards. Nothing a client sends can grow it.
-// - Eviction. A client lives in one of two 8-slot buckets chosen by its
-//   hash (two-choice hashing within one shard). When both are full, the new
-//   client takes a slot whose entry has fully refilled (TAT <= now); failing
-//   that, room made by moving entries to their other bucket (up to two
-//   cuckoo steps, so this only fails when the shard is ~98% full or more);
-//   failing that, the slot of the entry that refills soonest (smallest TAT)
-//   among the 16, and forced_evictions() counts it. So an entry is only
-//   ever forgotten when it carries no information, or when it is the
-//   least-limited of the 16 entries the newcomer competes with: a client
-//   whose TAT is later than every other entry of its two buckets survives
-//   any number of new clients. "Oldest" means smallest TAT, not least
+// - Eviction. A client lives in one of four 8-slot buckets chosen by its
+//   hash within one shard, two in each half (see Cores below). When all are
+//   full, the new client takes a slot whose entry has fully refilled
+//   (TAT <= now); failing that, room made by moving entries to another of
+//   their buckets (up to two cuckoo steps, so this only fails when the
+//   shard is nearly full); failing that, the slot of the entry that refills
+//   soonest (smallest TAT) among the 32, and forced_evictions() counts it.
+//   So an entry is only ever forgotten when it carries no information, or
+//   when it is the least-limited of the 32 entries the newcomer competes
+//   with: a client whose TAT is later than every other entry of its four
+//   buckets survives any number of new clients. "Oldest" means smallest TAT, not least
 //   recently seen: that entry is the closest to carrying no information.
 // - Keys. Hashes are SipHash-1-3 keyed with a 128-bit seed drawn from the OS
 //   at construction, so an address-spraying client cannot aim at a bucket.
@@ -54,9 +54,10 @@
 //   be called concurrently from any threads. A decision for a client already
 //   in the table takes no lock (atomic loads and one compare-and-swap); a
 //   new client takes its shard's mutex (one of 64) briefly.
-// - Cores. A client's two buckets lie in different halves of its shard, one
-//   for even and one for odd CPUs. A new client is placed in the half of the
-//   CPU that first decides for it, when there is room, and an allowed
+// - Cores. A shard's buckets are split in two halves, one for even and one
+//   for odd CPUs, and a client has two buckets in each. A new client is
+//   placed in the half of the CPU that first decides for it, when one of
+//   its two buckets there has room, and an allowed
 //   decision that finds its client in the other half moves it over now and
 //   then (one time in 16, never waiting for the mutex). So two cores serving
 //   different clients mostly write different cache lines. This changes where
@@ -216,21 +217,29 @@ class alignas(64) RateLimiter {
     Bucket* bucket;
     size_t way;
   };
+  // A client's candidate buckets, in the order a decision looks at them:
+  // two in the caller's CPU's half of the shard, then two in the other.
+  static constexpr size_t kChoices = 4;
+  struct Cands {
+    Bucket* b[kChoices];
+    size_t n = 0;    // distinct buckets
+    size_t own = 0;  // b[0..own) lie in the caller's CPU's half
+  };
 
   uint64_t key_hash(PolicyId id, std::string_view client) const;
   Shard& shard_for(uint64_t h) const;
   // Shard i owns buckets [i*buckets_per_shard_, (i+1)*buckets_per_shard_).
   Bucket* first_bucket(size_t shard) const;
-  void buckets_for(const Shard& s, uint64_t h, Bucket*& b1, Bucket*& b2) const;
-  std::optional<Slot> find(Bucket* b1, Bucket* b2, uint64_t h) const;
+  Cands buckets_for(const Shard& s, uint64_t h, unsigned cpu) const;
+  std::optional<Slot> find(const Cands& c, uint64_t h) const;
   Decision run(PolicyId id, std::string_view client, int64_t now_ns, bool record, unsigned cpu);
-  std::optional<Decision> try_fast(const RatePolicy& p, Bucket* b1, Bucket* b2, uint64_t h,
-                                   int64_t now_ns, bool record, bool& absent, Bucket*& found_in) const;
-  void maybe_rehome(Shard& s, Bucket* own, Bucket* other, uint64_t h);
+  std::optional<Decision> try_fast(const RatePolicy& p, const Cands& c, uint64_t h, int64_t now_ns,
+                                   bool record, bool& absent, Bucket*& found_in) const;
+  void maybe_rehome(Shard& s, const Cands& c, Bucket* other, uint64_t h);
   static constexpr unsigned kRehomeEvery = 16;
-  Slot claim_slot(Shard& s, Bucket* b1, Bucket* b2, int64_t now_ns);
+  Slot claim_slot(Shard& s, const Cands& c, int64_t now_ns);
   void install(Slot w, uint64_t h, int64_t tat);
-  std::optional<Slot> relocate(Shard& s, Bucket* const* cand, size_t nc);
+  std::optional<Slot> relocate(Shard& s, const Cands& c);
   std::optional<Slot> make_room(Shard& s, Bucket* b, int depth);
   static constexpr int kRelocateDepth = 2;
   void count_decision(PolicyId id, bool allowed, unsigned cpu);
