@@ -5,11 +5,11 @@
 // entry, and (if allowed) compare-and-swaps its TAT; no lock for a known
 // client. The clock is a counter, so the figure is the limiter's alone (the
 // server adds one steady_clock read, ~20 ns).
-// Measured (2 vCPUs, Release, 2026-11-26, median of 5): one thread 50 ns a
-// refusal, 61 ns an allowed decision; two threads 1.8x one thread's
-// throughput for refusals (reads only), 1.27x when every decision is allowed
-// (each writes a TAT in a cache line the other thread's clients share).
-// bench/NOTES.md has the history and the experiments behind these.
+// Measured (2 vCPUs, Release, 2026-11-26, median of 3): one thread 51 ns a
+// refusal, 57 ns an allowed decision; two threads 2.04x one thread's
+// throughput for refusals, 2.32x for allowed decisions (each core keeps its
+// clients in its half of the table). bench/NOTES.md has the history and the
+// experiments behind these.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
