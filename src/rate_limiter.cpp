@@ -283,15 +283,15 @@ unsigned current_cpu() {
 constexpr size_t kStripes = 16;
 }  // namespace
 
+// No pointer to the shard's buckets in here: buckets_for() computes it from
+// the shard's index. Measured on 2 cores (bench/NOTES.md): loading it from
+// this array on every decision made two threads sharing a table about 30 ns
+// a decision slower each, even with nothing written here.
 struct alignas(64) RateLimiter::Shard {
   // Guards the set of keys in this shard's buckets: which slot holds which
-  // client (insert, evict, relocate, restore, snapshot). TATs of existing
-  // entries are updated without it (see above). The counters below are
-  // written only while it is held.
-  // No pointer to the shard's buckets here: buckets_for() computes it from
-  // the shard's index. Measured on 2 cores (bench/NOTES.md): loading it
-  // from this array on every decision made two threads sharing a table
-  // about 30 ns a decision slower each, even with nothing written here.
+  // client (insert, evict, relocate, rehome, restore, snapshot). TATs of
+  // existing entries are updated without it (see above). The counters below
+  // are written only while it is held.
   mutable std::mutex mu;
   std::atomic<uint64_t> entries{0};
   std::atomic<uint64_t> forced_evictions{0};
@@ -371,8 +371,8 @@ RateLimiter::Cands RateLimiter::buckets_for(const Shard& s, uint64_t h, unsigned
   // bucket a half (bench/NOTES.md, "two-thread scaling").
   //
   // The hash is a keyed PRF output, so its bits are independent; shard_for()
-  // uses the low 32 bits, the first bucket the high 32, and the others come
-  // from remixes so that they share no bits with those.
+  // uses the low 32 bits, the first even bucket the high 32, and the other
+  // three come from two remixes of the whole hash (h2, h3).
   const uint64_t h2 = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL;
   uint64_t h3 = h ^ 0x9e3779b97f4a7c15ULL;
   h3 = (h3 ^ (h3 >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -475,14 +475,15 @@ RateLimiter::Slot RateLimiter::claim_slot(Shard& s, const Cands& c, int64_t now_
   return oldest;
 }
 
-// Both of the newcomer's buckets are full, but the shard may not be: make
-// room by moving entries to their own other buckets (cuckoo steps, at most
+// All of the newcomer's buckets are full, but the shard may not be: make
+// room by moving an entry to another of its own buckets (a cuckoo step,
 // kRelocateDepth deep) and hand out the slot that frees up. Measured with
-// the default table: without this, forced evictions begin when the table is
-// about 72% full (the fullest of ~12,500 buckets overflows first); with two
-// steps, when the shard concerned is 98-99.5% full (the whole table 91-95%:
-// shards fill unevenly). Skipped once the shard is full (entries never
-// leave a full shard: refilled slots are reused in place), so a spray
+// the default table and one thread spraying new clients: without this,
+// forced evictions begin when the table is about 70% full (the caller's
+// half fills first); with one step, at about 94% (shards fill unevenly).
+// Two steps gained nothing measurable with four candidate buckets and cost
+// up to 25 times more bucket reads. Skipped once the shard is full (entries
+// never leave a full shard: refilled slots are reused in place), so a spray
 // against a full table costs nothing extra; the fill-up phase pays it once.
 std::optional<RateLimiter::Slot> RateLimiter::relocate(Shard& s, const Cands& c) {
   if (s.entries.load(std::memory_order_relaxed) >= buckets_per_shard_ * kWays) return std::nullopt;
@@ -492,8 +493,8 @@ std::optional<RateLimiter::Slot> RateLimiter::relocate(Shard& s, const Cands& c)
 }
 
 // An empty slot in `b`, emptied if need be by moving one of its entries
-// into an empty slot of that entry's other bucket, found the same way with
-// one step less. The moved client is briefly in two slots: the old one
+// into an empty slot of another of that entry's buckets, found the same way
+// with one step less. The moved client is briefly in two slots: the old one
 // kBusy (lock-free readers retry), the new one complete.
 std::optional<RateLimiter::Slot> RateLimiter::make_room(Shard& s, Bucket* b, int depth) {
   for (size_t w = 0; w < kWays; ++w)

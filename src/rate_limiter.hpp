@@ -36,8 +36,8 @@
 //   hash within one shard, two in each half (see Cores below). When all are
 //   full, the new client takes a slot whose entry has fully refilled
 //   (TAT <= now); failing that, room made by moving entries to another of
-//   their buckets (up to two cuckoo steps, so this only fails when the
-//   shard is nearly full); failing that, the slot of the entry that refills
+//   their buckets (one cuckoo step; forced evictions begin when the table
+//   is about 94% full); failing that, the slot of the entry that refills
 //   soonest (smallest TAT) among the 32, and forced_evictions() counts it.
 //   So an entry is only ever forgotten when it carries no information, or
 //   when it is the least-limited of the 32 entries the newcomer competes
@@ -241,7 +241,7 @@ class alignas(64) RateLimiter {
   void install(Slot w, uint64_t h, int64_t tat);
   std::optional<Slot> relocate(Shard& s, const Cands& c);
   std::optional<Slot> make_room(Shard& s, Bucket* b, int depth);
-  static constexpr int kRelocateDepth = 2;
+  static constexpr int kRelocateDepth = 1;
   void count_decision(PolicyId id, bool allowed, unsigned cpu);
   static void check_layout();
 
