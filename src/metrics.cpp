@@ -49,7 +49,7 @@ std::string Metrics::render(const MetricsView& v) const {
   gauge("mlgate_keys_loaded", "API keys in memory.", static_cast<double>(v.keys));
   gauge("mlgate_connection_threads", "Threads serving connections.", static_cast<double>(v.conn_threads));
   gauge("mlgate_limiter_entries", "Clients in the rate-limit table.", static_cast<double>(v.limiter.entries));
-  gauge("mlgate_limiter_capacity", "Capacity of the rate-limit table.", static_cast<double>(v.limiter_capacity));
+  gauge("mlgate_limiter_capacity", "Capacity of the rate-limit table.", static_cast<double>(v.limiter.capacity));
   return o.str();
 }
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "rate_limiter.hpp"
+#include "limiter.hpp"
 
 namespace mlgate {
 
@@ -23,7 +23,6 @@ struct MetricsView {  // gauges read at scrape time
   size_t unfinished = 0, queued = 0, running = 0, keys = 0, conn_threads = 0;
   uint64_t commits = 0, committed_ops = 0, log_dropped = 0;
   LimiterStats limiter;
-  size_t limiter_capacity = 0;
 };
 
 class Metrics {

@@ -1,33 +1,8 @@
 // rate_limiter.hpp: GCRA rate limits over a bounded, sharded client table.
 //
 // What the caller may rely on
-// - Policies. "N/s", "N/min" or "N/h", optionally ",burst=B" (parse_rate).
-//   The emission interval is T = period/N, rounded up to a whole nanosecond
-//   (exact whenever N divides the period in nanoseconds, e.g. 5/min, 20/min,
-//   1000/s; otherwise the limit is stricter by less than one part in T_ns).
-//   B is how many requests may arrive at once from a client whose budget is
-//   full. Decision: the default burst is B = N, so "5/min" means what its
-//   users expect from the original service: five requests at once are
-//   allowed, the sixth is refused, and after that one more request every
-//   12 s (T). The long-run rate is exactly N per period; like every token
-//   bucket, a client that starts with a full budget can make up to
-//   B + N - 1 requests in its first period. `burst=1` gives strict spacing.
-// - Decisions. GCRA, one theoretical arrival time (TAT) per client, integer
-//   nanoseconds on a clock the caller passes in (`now_ns`, monotonic), so
-//   tests never sleep and there is no floating-point drift. A request at
-//   `now` is allowed iff now >= TAT - (B-1)*T; an allowed request moves TAT
-//   to max(TAT, now) + T; a refused one changes nothing.
-// - Headers (draft-ietf-httpapi-ratelimit-headers-10, structured fields):
-//     RateLimit-Policy: "free";q=5;w=60       (q = N, w = period in seconds)
-//     RateLimit: "free";r=3;t=12
-//   r is the number of further requests that would be allowed right now.
-//   t is the number of seconds, rounded up, until r next grows by one: the
-//   window within which the client can make no more than r requests. For a
-//   refused request r = 0 and t equals Retry-After (both are the time until
-//   the next request is allowed, rounded up, never 0), so the two fields
-//   name the same instant as the draft asks. t is therefore at most
-//   ceil(T) seconds; the time until the budget is completely full again is
-//   in Decision::full_ns for anyone who wants it.
+// - Policies, decisions and the RateLimit headers: gcra.hpp (the arithmetic
+//   every limiter backend shares). This file is the embedded backend's table.
 // - Memory. The table's capacity is fixed at construction (default 100,000
 //   clients) and allocated, zeroed and touched then: 16 bytes a client
 //   (a 64-bit keyed hash of the client and policy, and a 64-bit TAT), plus
@@ -74,60 +49,15 @@
 #include <string_view>
 #include <vector>
 
+#include "limiter.hpp"
+
 namespace mlgate {
-
-inline constexpr int64_t kNsPerSecond = 1'000'000'000;
-
-struct RatePolicy {
-  std::string name;       // identifier in headers and metrics: [A-Za-z0-9_.-]{1,32}
-  int64_t count = 0;      // N requests ...
-  int64_t period_ns = 0;  // ... per period: 1 s, 60 s or 3600 s
-  int64_t burst = 0;      // B: requests that may arrive at once, >= 1
-
-  // T = period/N rounded up to a whole nanosecond.
-  int64_t emission_ns() const { return (period_ns + count - 1) / count; }
-  // B*T: how far ahead of now a client's TAT may run and still be allowed.
-  int64_t burst_span_ns() const { return burst * emission_ns(); }
-};
-
-// parse_rate's result: `policy` on success, else a one-line `error` that
-// names the problem ("rate \"5/week\": unit must be s, min or h").
-struct RateParse {
-  std::optional<RatePolicy> policy;
-  std::string error;
-  explicit operator bool() const { return policy.has_value(); }
-};
-
-// Accepts exactly "N/s", "N/min", "N/h", each optionally followed by
-// ",burst=B" (no spaces). 1 <= N, 1 <= B, at most 1,000,000 requests a
-// second, and B*T at most 30 days.
-RateParse parse_rate(std::string_view text, std::string_view name);
-bool valid_policy_name(std::string_view name);
-
-struct Decision {
-  bool allowed = false;
-  int64_t remaining = 0;      // r: requests that would still be allowed now
-  int64_t reset_s = 0;        // t: seconds (rounded up) until r grows by one
-  int64_t retry_after_s = 0;  // refused: seconds (rounded up, >= 1) until a
-                              // request is allowed, == reset_s; allowed: 0
-  int64_t wait_ns = 0;        // refused: exact ns until allowed; allowed: 0
-  int64_t full_ns = 0;        // ns until the budget is full (r == B) again
-};
-
-// `"free";q=5;w=60`: one item of RateLimit-Policy. Join several with ", ".
-std::string ratelimit_policy_item(const RatePolicy& policy);
-// `"free";r=3;t=12`: one item of RateLimit. Join several with ", ".
-std::string ratelimit_item(const RatePolicy& policy, const Decision& d);
-// "Rate limit exceeded. Try again in 12 seconds."
-std::string rate_limited_message(int64_t retry_after_s);
 
 struct HashSeed {
   uint64_t k0 = 0, k1 = 0;
   friend bool operator==(const HashSeed&, const HashSeed&) = default;
 };
 HashSeed random_seed();  // from getrandom(); throws std::system_error if unavailable
-
-using PolicyId = uint32_t;  // index into the limiter's policy list
 
 struct LimiterOptions {
   size_t capacity = 100'000;       // clients; rounded up to whole buckets per shard
@@ -150,20 +80,6 @@ struct LimiterSnapshot {
 std::string encode_snapshot(const LimiterSnapshot& snap);
 std::optional<LimiterSnapshot> decode_snapshot(std::string_view bytes);
 
-struct PolicyCounters {
-  std::string name;
-  uint64_t allowed = 0;
-  uint64_t refused = 0;
-};
-struct LimiterStats {
-  uint64_t capacity = 0;
-  uint64_t entries = 0;
-  uint64_t forced_evictions = 0;  // a not-yet-refilled entry was forgotten
-  uint64_t refilled_reused = 0;   // a refilled entry's slot was reused (harmless)
-  uint64_t rehomed = 0;           // entries moved to the half of the CPU serving them
-  std::vector<PolicyCounters> policies;  // in PolicyId order
-};
-
 class alignas(64) RateLimiter {
  public:
   // Throws std::invalid_argument for an invalid policy or a duplicate name.
@@ -174,7 +90,6 @@ class alignas(64) RateLimiter {
 
   std::optional<PolicyId> find_policy(std::string_view name) const;
   const RatePolicy& policy(PolicyId id) const { return policies_[id].policy; }
-  size_t policy_count() const { return policies_.size(); }
 
   // Decide and record one request of `client` (an address key, a key id, ...)
   // under policy `id` at monotonic time `now_ns`.
@@ -262,8 +177,6 @@ namespace detail {
 // instantiated so tests can check the core against the paper's vectors.
 template <int C, int D>
 uint64_t siphash(const HashSeed& key, std::string_view data);
-// ceil(ns / 1e9) for ns >= 0.
-inline int64_t ceil_seconds(int64_t ns) { return (ns + kNsPerSecond - 1) / kNsPerSecond; }
 }  // namespace detail
 
 }  // namespace mlgate

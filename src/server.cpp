@@ -25,8 +25,9 @@
 #include "key_store.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
-#include "rate_limiter.hpp"
+#include "local_limiter.hpp"
 #include "routes.hpp"
+#include "sqlite_limiter_state.hpp"
 #include "validation.hpp"
 #include "worker_pool.hpp"
 #include "thread_name.hpp"
@@ -150,16 +151,6 @@ std::string presented_key(const Request& req) {
   return "";
 }
 
-// The limiter's table as saved at the last shutdown or periodic save.
-std::optional<LimiterSnapshot> load_limiter_state(const std::string& db_path) {
-  Db db = Db::open(db_path, true);
-  Stmt st = db.prepare("SELECT data FROM limiter_state WHERE id = 1");
-  if (!st.step()) return std::nullopt;
-  auto snap = decode_snapshot(st.blob_view(0));
-  if (!snap) throw std::runtime_error("malformed limiter state");
-  return snap;
-}
-
 }  // namespace
 
 struct Server::Impl {
@@ -168,7 +159,8 @@ struct Server::Impl {
   std::string db_path;
   std::unique_ptr<JobStore> store;
   std::unique_ptr<KeyCache> keys;
-  std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<SqliteLimiterState> limiter_state;
+  std::unique_ptr<Limiter> limiter;
   std::unique_ptr<WorkerPool> workers;
   std::vector<CidrRange> trusted;
   Metrics metrics;
@@ -194,15 +186,14 @@ struct Server::Impl {
   void open_storage();
   void build_limiter();
   void build_http();
-  void save_limiter();
   void maintain(std::stop_token st);
 
   // The pre-routing chain.
   HR pre_route(const Request& req, Response& res);
   std::string client_of(const Request& req);
   bool check_framing(const Request& req, Response& res, bool& oversized);
-  bool check_limit(PolicyId id, const std::string& client, Response& res);
-  bool check_key(const Request& req, Response& res);
+  bool check_access(const Request& req, Response& res, bool oversized);
+  PolicyId key_policy(const KeyRecord& key, KeyLimit which) const;
   void add_cors(const Request& req, Response& res);
   void finish_headers(Response& res);
 
@@ -271,34 +262,14 @@ void Server::Impl::build_limiter() {
   }
   LimiterOptions lo;
   lo.capacity = cfg.limit_table_size;
-  // A restarted server keeps its limits: reuse the saved hash seed and TATs.
-  std::optional<LimiterSnapshot> saved;
-  try {
-    saved = load_limiter_state(db_path);
-  } catch (const std::exception& e) {
-    Log::instance().warn("saved rate-limit state unreadable; starting empty",
-                         {{"error", e.what()}});
-  }
-  if (saved) lo.seed = saved->seed;
-  limiter = std::make_unique<RateLimiter>(std::move(policies), lo);
-  if (saved) limiter->restore(*saved, mono_ns(), wall_ms() * 1'000'000);
+  // A restarted server keeps its limits (the table saved at the last stop).
+  limiter_state = std::make_unique<SqliteLimiterState>(db_path, *store);
+  limiter = std::make_unique<LocalLimiter>(std::move(policies), lo, limiter_state.get());
   for (auto& cidr : cfg.trusted_proxies) {
     auto c = CidrRange::parse(cidr);
     if (!c) throw StartupError("--trusted-proxy " + cidr + ": " + c.error);
     trusted.push_back(*c.range);
   }
-}
-
-void Server::Impl::save_limiter() {
-  auto snap = limiter->snapshot(mono_ns(), wall_ms() * 1'000'000);
-  std::string blob = encode_snapshot(snap);
-  store->write([&](Db& db) {
-    db.prepare("INSERT INTO limiter_state (id, saved_at, data) VALUES (1, ?, ?) "
-               "ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data")
-        .bind(1, wall_ms())
-        .bind_blob(2, blob.data(), blob.size())
-        .run();
-  });
 }
 
 void Server::Impl::build_http() {
@@ -423,11 +394,10 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
     return refuse();
   }
   t_ctx.route = route;
-  if (route->ip_limited && !check_limit(ip_policy, t_ctx.client, res)) return refuse();
+  if (!check_access(req, res, oversized)) return refuse();
   // A body over the cap but small enough to drain: the library reads and
   // discards it and answers 413, and the connection stays usable.
   if (oversized) return HR::Unhandled;
-  if (route->scope != 0 && !check_key(req, res)) return refuse();
   if (route->has_body) return HR::Unhandled;  // the library reads the body, then dispatch()
   dispatch(req, res);
   finish_headers(res);
@@ -522,51 +492,76 @@ bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversi
   return true;
 }
 
-bool Server::Impl::check_limit(PolicyId id, const std::string& client, Response& res) {
-  Decision d = limiter->decide(id, client, mono_ns());
-  const RatePolicy& p = limiter->policy(id);
+// The per-address limit, the key, its scope and the key's limit. Every
+// limit the request needs is decided in one limiter call, so that a shared
+// limiter answers a request in one round trip; the limiter evaluates the
+// checks in order and stops at the first refusal, which keeps the order of
+// answers: per-address 429, spent failed-key budget 429, bad key 401 (the
+// budget charged), missing scope 403, key limit 429. A request with a body
+// over the cap (`oversized`, answered 413 by the library) is not keyed.
+bool Server::Impl::check_access(const Request& req, Response& res, bool oversized) {
+  const Route& route = *t_ctx.route;
+  std::array<LimitCheck, LimitResult::kMaxChecks> checks;
+  size_t n = 0;
+  if (route.ip_limited) checks[n++] = {ip_policy, t_ctx.client, LimitMode::Charge};
+  const bool keyed = route.scope != 0 && !oversized;
+  if (!keyed && n == 0) return true;
+  std::shared_ptr<const KeyRecord> key;
+  bool scope_ok = false;
+  const size_t auth_at = n;
+  if (keyed) {
+    key = keys->authenticate(presented_key(req), wall_ms());
+    // A good key only needs the address's failed-key budget not to be
+    // spent; a bad one spends one from it.
+    checks[n++] = {auth_fail_policy, t_ctx.client, key ? LimitMode::Peek : LimitMode::Charge};
+    scope_ok = key && (key->scopes & route.scope) == route.scope;
+    if (scope_ok && route.key_limit != KeyLimit::None)
+      checks[n++] = {key_policy(*key, route.key_limit), key->id, LimitMode::Charge};
+  }
+  const LimitResult r = limiter->decide({checks.data(), n});
+  if (!r.available) {
+    res.set_header("Retry-After", "1");
+    set_detail(res, 503, "Rate limiter unavailable; try again later");
+    return false;
+  }
   auto append = [](std::string& s, const std::string& item) {
     if (!s.empty()) s += ", ";
     s += item;
   };
-  append(t_ctx.rl_policy, ratelimit_policy_item(p));
-  append(t_ctx.rl_state, ratelimit_item(p, d));
-  if (d.allowed) return true;
-  metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
-  res.set_header("Retry-After", std::to_string(d.retry_after_s));
-  set_detail(res, 429, rate_limited_message(d.retry_after_s));
-  return false;
-}
-
-bool Server::Impl::check_key(const Request& req, Response& res) {
-  // An address that keeps presenting bad keys is refused before its next
-  // guess is even looked at, until its failure budget refills.
-  Decision budget = limiter->peek(auth_fail_policy, t_ctx.client, mono_ns());
-  if (!budget.allowed) {
+  for (size_t i = 0; i < r.decided; ++i) {
+    // The failed-key budget is listed only when it refused the request.
+    if (keyed && i == auth_at && r.decisions[i].allowed) continue;
+    const RatePolicy& p = limiter->policy(checks[i].policy);
+    append(t_ctx.rl_policy, ratelimit_policy_item(p));
+    append(t_ctx.rl_state, ratelimit_item(p, r.decisions[i]));
+  }
+  if (r.refused()) {
+    const Decision& d = r.decisions[r.decided - 1];
     metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
-    res.set_header("Retry-After", std::to_string(budget.retry_after_s));
-    set_detail(res, 429, rate_limited_message(budget.retry_after_s));
+    res.set_header("Retry-After", std::to_string(d.retry_after_s));
+    set_detail(res, 429, rate_limited_message(d.retry_after_s));
     return false;
   }
-  auto key = keys->authenticate(presented_key(req), wall_ms());
+  if (!keyed) return true;
   if (!key) {
-    limiter->decide(auth_fail_policy, t_ctx.client, mono_ns());
     metrics.auth_failures.fetch_add(1, std::memory_order_relaxed);
     res.set_header("WWW-Authenticate", "ApiKey header=\"X-API-Key\", Bearer");
     set_detail(res, 401, "Invalid or missing API Key");
     return false;
   }
   t_ctx.key = key;
-  if ((key->scopes & t_ctx.route->scope) != t_ctx.route->scope) {
-    set_detail(res, 403, "This API key lacks the \"" + format_scopes(t_ctx.route->scope) +
-                             "\" scope");
+  if (!scope_ok) {
+    set_detail(res, 403, "This API key lacks the \"" + format_scopes(route.scope) + "\" scope");
     return false;
   }
-  if (t_ctx.route->key_limit == KeyLimit::None) return true;
-  auto it = tier_policies.find(key->tier);
+  return true;
+}
+
+// A key of a tier that is not configured is limited as the default tier.
+PolicyId Server::Impl::key_policy(const KeyRecord& key, KeyLimit which) const {
+  auto it = tier_policies.find(key.tier);
   if (it == tier_policies.end()) it = tier_policies.find(default_tier);
-  PolicyId pid = t_ctx.route->key_limit == KeyLimit::Tier ? it->second.first : it->second.second;
-  return check_limit(pid, key->id, res);
+  return which == KeyLimit::Tier ? it->second.first : it->second.second;
 }
 
 void Server::Impl::add_cors(const Request& req, Response& res) {
@@ -806,7 +801,6 @@ void Server::Impl::h_metrics(const Request&, Response& res) {
   v.committed_ops = store->committed_ops();
   v.keys = keys->size();
   v.limiter = limiter->stats();
-  v.limiter_capacity = limiter->capacity();
   v.conn_threads = pool ? pool->threads() : 0;
   v.log_dropped = Log::instance().dropped();
   res.status = 200;
@@ -833,7 +827,7 @@ void Server::Impl::maintain(std::stop_token st) {
     next_slow = steady_clock::now() + seconds(30);
     try {
       keys->flush_last_used();
-      save_limiter();
+      limiter->persist();
       // Retention in small batches: the writer interleaves them with jobs.
       while (!st.stop_requested() &&
              store->purge_finished(wall_ms() - cfg.retention_ms, 500) == 500) {
@@ -896,7 +890,7 @@ void Server::stop() {
   i.workers->stop(std::chrono::milliseconds(i.cfg.shutdown_grace_ms));
   try {
     i.keys->flush_last_used();
-    i.save_limiter();
+    i.limiter->persist();
   } catch (const std::exception& e) {
     Log::instance().warn("could not save state at shutdown", {{"error", e.what()}});
   }
