@@ -71,6 +71,10 @@ int serve(const std::vector<std::string>& args) {
     server.run();
     server.stop();
     signals.request_stop();
+  } catch (const mlgate::ConfigError& e) {
+    mlgate::Log::instance().flush();
+    std::cerr << "mlgate: " << e.what() << '\n';
+    return 2;
   } catch (const mlgate::StartupError& e) {
     mlgate::Log::instance().flush();
     std::cerr << "mlgate: " << e.what() << '\n';

@@ -5,8 +5,9 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev zlib1g-dev
-      doctest-dev libbenchmark-dev curl sqlite3)
-[[ ${1:-} == --bench ]] && pkgs+=(wrk)
+      doctest-dev libbenchmark-dev curl sqlite3
+      libhiredis-dev redis-server)  # --redis: the client library; tests start a real server
+[[ ${1:-} == --bench ]] && pkgs+=(wrk redis-tools)  # redis-tools: redis-benchmark
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

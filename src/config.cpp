@@ -6,8 +6,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "redis_url.hpp"
+
 namespace mlgate {
 namespace {
+
+#if MLGATE_HAVE_HIREDIS
+constexpr bool kHaveRedis = true;
+#else
+constexpr bool kHaveRedis = false;
+#endif
 
 // Applies one textual value to the config; returns an error or "".
 using Setter = std::function<std::string(Config&, const std::string&)>;
@@ -49,6 +57,23 @@ std::string set_duration(int64_t& out, const std::string& v) {
   return "";
 }
 
+// "20ms", or any duration parse_duration_ms takes ("1s"), within [lo, hi] ms.
+std::string set_ms(int64_t& out, const std::string& v, int64_t lo, int64_t hi) {
+  std::optional<int64_t> ms;
+  if (v.size() > 2 && v.compare(v.size() - 2, 2, "ms") == 0) {
+    int64_t n = 0;
+    auto r = std::from_chars(v.data(), v.data() + v.size() - 2, n);
+    if (r.ec == std::errc() && r.ptr == v.data() + v.size() - 2) ms = n;
+  } else {
+    ms = parse_duration_ms(v);
+  }
+  if (!ms || *ms < lo || *ms > hi)
+    return "expected a duration from " + std::to_string(lo) + "ms to " + std::to_string(hi) +
+           "ms, such as 20ms or 1s";
+  out = *ms;
+  return "";
+}
+
 std::string set_bool(bool& out, const std::string& v) {
   if (v == "1" || v == "true" || v == "yes" || v == "on") out = true;
   else if (v == "0" || v == "false" || v == "no" || v == "off") out = false;
@@ -86,6 +111,27 @@ const std::vector<Option>& options() {
        [](Config& c, const std::string& v) { return set_int(c.ipv6_prefix, v, 1, 128); }},
       {"limit-table-size", "clients the limiter remembers (default 100000)", false, false,
        [](Config& c, const std::string& v) { return set_int(c.limit_table_size, v, 1024, 100'000'000); }},
+      {"redis", "share rate limits through Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] or "
+                "unix:///PATH[?db=N] (default none: this instance's own limiter)", false, false,
+       [](Config& c, const std::string& v) { c.redis = v; return std::string(); }},
+      {"redis-prefix", "prefix of mlgate's Redis keys (default mlgate:)", false, false,
+       [](Config& c, const std::string& v) {
+         if (v.size() > 100) return std::string("at most 100 characters");
+         c.redis_prefix = v;
+         return std::string();
+       }},
+      {"redis-fail", "while Redis is unavailable: local (this instance's limiter), closed (503) "
+                     "or open (no limits) (default local)", false, false,
+       [](Config& c, const std::string& v) {
+         if (v != "local" && v != "closed" && v != "open")
+           return std::string("expected local, closed or open");
+         c.redis_fail = v;
+         return std::string();
+       }},
+      {"redis-connect-timeout", "connecting to Redis, and its probe (default 50ms)", false, false,
+       [](Config& c, const std::string& v) { return set_ms(c.redis_connect_timeout_ms, v, 1, 10'000); }},
+      {"redis-timeout", "the most a request waits on Redis (default 20ms)", false, false,
+       [](Config& c, const std::string& v) { return set_ms(c.redis_timeout_ms, v, 1, 10'000); }},
       {"max-body", "largest request body in bytes (default 65536)", false, false,
        [](Config& c, const std::string& v) { return set_int(c.max_body_bytes, v, 1024, 16 << 20); }},
       {"max-connections", "connection threads; past this, 503 (default 256)", false, false,
@@ -258,6 +304,11 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
     return {std::nullopt, "--tls-cert and --tls-key go together"};
   if (c.model == "exec" && c.exec_command.empty())
     return {std::nullopt, "--model exec needs --exec COMMAND"};
+  if (!c.redis.empty()) {
+    if (!kHaveRedis)
+      return {std::nullopt, "--redis: this mlgate was built without Redis support (hiredis)"};
+    if (auto r = parse_redis_url(c.redis); !r.target) return {std::nullopt, r.error};
+  }
   return {c, ""};
 }
 

@@ -31,6 +31,14 @@ struct Config {
   int ipv6_prefix = 64;                      // IPv6 clients are limited per prefix
   size_t limit_table_size = 100'000;         // clients the limiter remembers
 
+  // Limits shared by several instances through Redis (README, "Several
+  // instances"). Empty URL: the embedded limiter, and no Redis code runs.
+  std::string redis;                          // redis://[:pw@]host[:port][/db] | unix:///path[?db=N]
+  std::string redis_prefix = "mlgate:";       // key prefix, so deployments can share one Redis
+  std::string redis_fail = "local";           // Redis down: local | closed (503) | open
+  int64_t redis_connect_timeout_ms = 50;      // new connections and the background probe
+  int64_t redis_timeout_ms = 20;              // the most a request waits on Redis, in all
+
   // HTTP.
   size_t max_body_bytes = 64 * 1024;
   size_t max_connections = 256;  // connection threads; past this, 503

@@ -64,6 +64,14 @@ struct PolicyCounters {
   uint64_t refused = 0;
 };
 
+// A shared backend behind a failover (failover_limiter.hpp): whether it
+// decides now, its outages, and which backend answered each decide() call.
+struct SharedLimiterStats {
+  bool up = false;
+  uint64_t went_down = 0, came_back = 0;  // transitions, each logged once
+  uint64_t by_shared = 0, by_local = 0, by_open = 0, by_closed = 0;
+};
+
 // What /metrics shows of a limiter; a backend fills what it has.
 struct LimiterStats {
   uint64_t capacity = 0;          // embedded table: clients it can hold
@@ -72,6 +80,7 @@ struct LimiterStats {
   uint64_t refilled_reused = 0;   // a refilled entry's slot was reused (harmless)
   uint64_t rehomed = 0;           // entries moved to the half of the CPU serving them
   std::vector<PolicyCounters> policies;  // in PolicyId order
+  std::optional<SharedLimiterStats> shared;  // only with a shared backend
 };
 
 class Limiter {
@@ -91,7 +100,8 @@ class Limiter {
   // so that a restart keeps its limits); a no-op for a shared backend.
   // Throws what its storage throws.
   virtual void persist() {}
-  // "local", ...: for logs and metrics.
+  // Who decides now, for /health and logs: "local", "redis",
+  // "local (redis unavailable)", ...
   virtual std::string_view backend() const = 0;
 };
 

@@ -42,6 +42,21 @@ std::string Metrics::render(const MetricsView& v) const {
     o << "mlgate_ratelimit_decisions_total{policy=\"" << p.name << "\",result=\"allowed\"} " << p.allowed
       << "\nmlgate_ratelimit_decisions_total{policy=\"" << p.name << "\",result=\"refused\"} " << p.refused
       << '\n';
+  if (const auto& sh = v.limiter.shared) {
+    gauge("mlgate_redis_up", "1 while Redis decides rate limits, 0 while the fallback does.",
+          sh->up ? 1 : 0);
+    o << "# HELP mlgate_redis_transitions_total Redis outages (to=down) and recoveries (to=up).\n"
+         "# TYPE mlgate_redis_transitions_total counter\n"
+      << "mlgate_redis_transitions_total{to=\"down\"} " << sh->went_down << '\n'
+      << "mlgate_redis_transitions_total{to=\"up\"} " << sh->came_back << '\n';
+    o << "# HELP mlgate_ratelimit_backend_decisions_total Requests by who decided their limits "
+         "(open, closed: Redis was down and none did).\n"
+         "# TYPE mlgate_ratelimit_backend_decisions_total counter\n";
+    const std::pair<const char*, uint64_t> by[] = {
+        {"redis", sh->by_shared}, {"local", sh->by_local}, {"open", sh->by_open}, {"closed", sh->by_closed}};
+    for (const auto& [name, n] : by)
+      o << "mlgate_ratelimit_backend_decisions_total{backend=\"" << name << "\"} " << n << '\n';
+  }
   counter("mlgate_log_dropped_total", "Log lines dropped because the log queue was full.", v.log_dropped);
   gauge("mlgate_jobs_unfinished", "Pending and running jobs.", static_cast<double>(v.unfinished));
   gauge("mlgate_jobs_queued", "Jobs waiting for a worker.", static_cast<double>(v.queued));

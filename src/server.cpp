@@ -24,8 +24,8 @@
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "log.hpp"
+#include "limiter_factory.hpp"
 #include "metrics.hpp"
-#include "local_limiter.hpp"
 #include "routes.hpp"
 #include "sqlite_limiter_state.hpp"
 #include "validation.hpp"
@@ -264,7 +264,7 @@ void Server::Impl::build_limiter() {
   lo.capacity = cfg.limit_table_size;
   // A restarted server keeps its limits (the table saved at the last stop).
   limiter_state = std::make_unique<SqliteLimiterState>(db_path, *store);
-  limiter = std::make_unique<LocalLimiter>(std::move(policies), lo, limiter_state.get());
+  limiter = make_limiter(cfg, std::move(policies), lo, limiter_state.get());
   for (auto& cidr : cfg.trusted_proxies) {
     auto c = CidrRange::parse(cidr);
     if (!c) throw StartupError("--trusted-proxy " + cidr + ": " + c.error);
@@ -519,7 +519,9 @@ bool Server::Impl::check_access(const Request& req, Response& res, bool oversize
       checks[n++] = {key_policy(*key, route.key_limit), key->id, LimitMode::Charge};
   }
   const LimitResult r = limiter->decide({checks.data(), n});
-  if (!r.available) {
+  // The shared limiter cannot decide: --redis-fail closed refuses, open
+  // lets the request on (the key and its scope are still checked).
+  if (!r.available && cfg.redis_fail != "open") {
     res.set_header("Retry-After", "1");
     set_detail(res, 503, "Rate limiter unavailable; try again later");
     return false;
@@ -672,6 +674,7 @@ void Server::Impl::h_health(const Request&, Response& res) {
             {"database", writable ? "ok" : "failing"},
             {"workers", stuck ? "stuck" : "ok"},
             {"draining", draining.load()},
+            {"limiter", limiter->backend()},  // names a degraded shared limiter
             {"unfinished_jobs", store->unfinished()}});
 }
 

@@ -34,6 +34,11 @@ namespace mlgate {
 struct StartupError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// A start-up failure that only a configuration change fixes (a password
+// Redis refuses): `mlgate serve` exits with status 2, as for a bad flag.
+struct ConfigError : StartupError {
+  using StartupError::StartupError;
+};
 
 // The model the configuration names (built-in sentiment, or exec).
 std::unique_ptr<Model> make_model(const Config& cfg);

@@ -30,3 +30,9 @@ void run_limiter_contract(const LimiterFactory& make);
 // One TEST_CASE per backend, with a SUBCASE per contract clause.
 #define MLGATE_LIMITER_CONTRACT(NAME, FACTORY)                                \
   TEST_CASE("limiter contract: " NAME) { ::mlgate::contract::run_limiter_contract(FACTORY); }
+// The same with doctest decorators, e.g. a skip for a backend whose server
+// is not installed: MLGATE_LIMITER_CONTRACT_IF("redis", doctest::skip(b), f).
+#define MLGATE_LIMITER_CONTRACT_IF(NAME, DECORATORS, FACTORY)                 \
+  TEST_CASE("limiter contract: " NAME * DECORATORS) {                         \
+    ::mlgate::contract::run_limiter_contract(FACTORY);                        \
+  }
