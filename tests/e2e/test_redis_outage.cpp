@@ -141,12 +141,16 @@ void check_waits(const std::vector<Sample>& xs, const std::string& mode) {
   CAPTURE(mode);
   int64_t worst = 0;
   size_t waited = 0;
+  std::string slow;  // every request over a tenth of the timeout, for the message
   for (const Sample& x : xs) {
     worst = std::max(worst, x.us);
-    if (x.us > kTimeoutMs * 1000 / 2) ++waited;
+    // Waited for Redis: that is a wait of (nearly) the whole timeout; a
+    // request slowed by the machine's load alone is not counted.
+    if (x.us >= kTimeoutMs * 900) ++waited;
+    if (x.us > kTimeoutMs * 100) slow += " " + std::to_string(x.us / 1000) + "ms";
   }
   MESSAGE("mode " << mode << ": " << xs.size() << " requests, slowest " << worst << " us, "
-                  << waited << " waited more than half the timeout (" << kTimeoutMs << " ms)");
+                  << waited << " waited the timeout (" << kTimeoutMs << " ms); slow:" << slow);
   CHECK(worst <= (kTimeoutMs + 5 + kSlackMs) * 1000);
   CHECK(waited <= 2);
 }
@@ -200,8 +204,13 @@ TEST_CASE("Redis hung, killed and restarted empty under traffic, in each --redis
     check_outage(traffic.between(paused + milliseconds(1), resumed), mode, "hung");
     check_outage(traffic.between(killed + milliseconds(1), restarted), mode, "killed");
     check_waits(traffic.between(Clock::time_point::min(), Clock::time_point::max()), mode);
-    // Before the outage every answer came from Redis.
-    for (const Sample& x : traffic.between(paused - milliseconds(250), paused)) CHECK(x.status == 200);
+    // Before the outage every answer came from Redis. (A request in flight
+    // when Redis hung is answered as in the outage: not counted here.)
+    for (const Sample& x : traffic.between(paused - milliseconds(250), paused))
+      if (x.start + std::chrono::microseconds(x.us) < paused) {
+        CHECK(x.status == 200);
+        CHECK(x.ratelimit);
+      }
 
     const std::string log = s.log();
     CHECK(count(log, "redis unavailable; rate limits decided by the fallback") == 2);

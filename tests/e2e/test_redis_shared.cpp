@@ -74,6 +74,8 @@ TEST_CASE("a free key's 5 a minute are 5 across two instances, with the embedded
   ServerProc alone({"--limit-ip", "100/h"});
   const std::string solo_key = alone.create_key("solo");
   auto ca = p.a->client(), cb = p.b->client(), cs = alone.client();
+  CHECK(json::parse(ca.Get("/health")->body)["limiter"] == "redis");
+  CHECK(json::parse(cs.Get("/health")->body)["limiter"] == "local");
   // A, B, A, B, A: five accepted; then the sixth and seventh, on A and on B.
   httplib::Client* order[] = {&ca, &cb, &ca, &cb, &ca, &ca, &cb};
   for (int i = 0; i < 7; ++i) {
