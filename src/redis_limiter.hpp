@@ -19,7 +19,8 @@
 //   every instance the same rates.
 // - Memory in Redis: a key expires at its TAT, the moment its budget is
 //   full again (a full budget is what a missing key means), so Redis holds
-//   only clients that are being limited. About 100 bytes a key.
+//   only clients that are being limited. About 175 bytes a key with its
+//   expiry (measured: 10,000 address keys took 1.75 MB in Redis 7.0).
 // - Failure: decide() answers `available` false (never throws for a
 //   Redis problem) when it cannot get an answer within the command
 //   timeout: connection refused or lost, timeout, an error reply. A missing

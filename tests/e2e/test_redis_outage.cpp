@@ -25,8 +25,11 @@ namespace {
 // which waited it stands out from one that did not.
 constexpr int kTimeoutMs = 150;
 // Room for a loaded 2-core machine on top of the contract's bound (the
-// timeout plus 5 ms). Two timeouts in a row (300 ms) would still fail.
-constexpr int kSlackMs = 25;
+// timeout plus 5 ms), measured at the client: under a sanitizer with other
+// builds running, whole threads stall for 100 ms at times. Two timeouts in
+// a row (300 ms) would still fail; the unit tests hold decide() itself to
+// the timeout plus 30 ms.
+constexpr int kSlackMs = 100;
 
 struct Sample {
   Clock::time_point start;
