@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "harness_port.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -229,16 +231,6 @@ json wait_finished(httplib::Client& c, const std::string& key, const std::string
   return j;
 }
 
-int unused_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+int unused_port() { return test::free_loopback_port(); }
 
 }  // namespace e2e

@@ -1,10 +1,9 @@
 #include "harness_redis.hpp"
 
-#include <arpa/inet.h>
+#include "harness_port.hpp"
+
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,18 +38,6 @@ std::string find_redis_server() {
   return "";
 }
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 }  // namespace
 
 bool RedisServer::available() {
@@ -77,7 +64,7 @@ RedisServer::RedisServer(std::vector<std::string> extra) : extra_(std::move(extr
   }
   // The port is free when picked but not reserved: try a few.
   for (int attempt = 0;; ++attempt) {
-    port_ = free_port();
+    port_ = free_loopback_port();
     try {
       start();
       return;
