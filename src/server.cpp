@@ -21,6 +21,7 @@
 #include "client_address.hpp"
 #include "clock.hpp"
 #include "conn_pool.hpp"
+#include "docs_page.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "log.hpp"
@@ -173,6 +174,7 @@ struct Server::Impl {
   std::vector<CidrRange> trusted;
   Metrics metrics;
   JobWaiters waiters;
+  DocsPage docs = docs_page(openapi_document(MLGATE_VERSION));  // rendered once
 
   // Policy ids, resolved once.
   PolicyId ip_policy = 0, auth_fail_policy = 0;
@@ -215,6 +217,7 @@ struct Server::Impl {
   void h_cancel_job(const Request&, Response&);
   void h_metrics(const Request&, Response&);
   void h_openapi(const Request&, Response&);
+  void h_docs(const Request&, Response&);
   void dispatch(const Request& req, Response& res);
 
   void log_request(const Request& req, const Response& res);
@@ -612,6 +615,7 @@ void Server::Impl::dispatch(const Request& req, Response& res) {
     case RouteId::CancelJob: h_cancel_job(req, res); break;
     case RouteId::Metrics: h_metrics(req, res); break;
     case RouteId::OpenApi: h_openapi(req, res); break;
+    case RouteId::Docs: h_docs(req, res); break;
   }
   if (req.has_header("Origin")) add_cors(req, res);
   finish_headers(res);
@@ -815,6 +819,13 @@ void Server::Impl::h_metrics(const Request&, Response& res) {
 
 void Server::Impl::h_openapi(const Request&, Response& res) {
   set_json(res, 200, openapi_document(MLGATE_VERSION));
+}
+
+void Server::Impl::h_docs(const Request&, Response& res) {
+  res.status = 200;
+  res.set_header("Content-Security-Policy", docs.csp);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content(docs.html, "text/html; charset=utf-8");
 }
 
 // ---- lifecycle ----------------------------------------------------------------
