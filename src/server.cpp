@@ -630,6 +630,11 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
     ~Reset() { t_ctx = RequestCtx{}; }
   } reset;
   metrics.count_response(res.status);
+  // No start time: refused by the library before pre-routing, latency unknown.
+  const int64_t elapsed_ns = t_ctx.start_ns ? mono_ns() - t_ctx.start_ns : -1;
+  if (elapsed_ns >= 0)
+    metrics.observe(t_ctx.route ? static_cast<size_t>(t_ctx.route->id) : kRouteCount, res.status,
+                    elapsed_ns);
   if (!cfg.access_log) return;
   // Only values mlgate chose or parsed: the route template (not the raw
   // path), the key's public id, the resolved client address. Built by hand:
@@ -645,10 +650,9 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
   line += ",\"level\":\"info\",\"method\":";
   append_json_string(line, t_ctx.route ? t_ctx.route->method : "-");
   line += ",\"ms\":";
-  if (t_ctx.start_ns) {
+  if (elapsed_ns >= 0) {
     char ms[32];
-    const int n = std::snprintf(ms, sizeof ms, "%.3f",
-                                static_cast<double>(mono_ns() - t_ctx.start_ns) / 1e6);
+    const int n = std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(elapsed_ns) / 1e6);
     line.append(ms, static_cast<size_t>(n));
   } else {
     line += "null";  // refused by the library before pre-routing
