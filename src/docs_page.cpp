@@ -158,6 +158,18 @@ void operation_html(std::string& o, const std::string& method, const std::string
   o += "</table></article>\n";
 }
 
+// Calls f(METHOD, path, operation) for each operation of the document, in
+// path order.
+template <class F>
+void for_each_operation(const json& doc, F&& f) {
+  for (const auto& [path, ops] : doc["paths"].items())
+    for (const auto& [method, op] : ops.items()) {
+      std::string m = method;
+      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      f(m, path, op);
+    }
+}
+
 }  // namespace
 
 std::string html_escape(std::string_view s) {
@@ -194,15 +206,12 @@ DocsPage docs_page(const json& doc) {
        "<label for=\"key\">API key</label><input id=\"key\" type=\"password\" autocomplete=\"off\" "
        "placeholder=\"mlg_... (kept nowhere)\">\n"
        "<label for=\"op\">Route</label><select id=\"op\">\n";
-  for (const auto& [path, ops] : doc["paths"].items())
-    for (const auto& [method, op] : ops.items()) {
-      std::string m = method;
-      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      std::string value = m + " " + path;
-      o += "<option value=\"" + html_escape(value) + "\"" +
-           (value == "POST /predict" ? " selected" : "") + ">" + html_escape(value) + " - " +
-           html_escape(text_of(op, "summary")) + "</option>\n";
-    }
+  for_each_operation(doc, [&](const std::string& method, const std::string& path, const json& op) {
+    std::string value = method + " " + path;
+    o += "<option value=\"" + html_escape(value) + "\"" +
+         (value == "POST /predict" ? " selected" : "") + ">" + html_escape(value) + " - " +
+         html_escape(text_of(op, "summary")) + "</option>\n";
+  });
   o += "</select>\n"
        "<label for=\"job_uuid\">job_uuid</label><input id=\"job_uuid\" autocomplete=\"off\">\n"
        "<label for=\"query\">Query</label><input id=\"query\" placeholder=\"status=completed&amp;limit=20\">\n"
@@ -212,12 +221,9 @@ DocsPage docs_page(const json& doc) {
        "<button type=\"submit\" id=\"send\">Send</button>\n</form>\n"
        "<p>Answer: <output id=\"status\"></output> <span id=\"state\" class=\"note\"></span></p>\n"
        "<pre id=\"response\"></pre>\n<h2>Routes</h2>\n";
-  for (const auto& [path, ops] : doc["paths"].items())
-    for (const auto& [method, op] : ops.items()) {
-      std::string m = method;
-      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      operation_html(o, m, path, op);
-    }
+  for_each_operation(doc, [&](const std::string& method, const std::string& path, const json& op) {
+    operation_html(o, method, path, op);
+  });
   o += "<script>" + std::string(kScript) + "</script>\n</body></html>\n";
 
   DocsPage page;

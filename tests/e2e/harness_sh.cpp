@@ -11,14 +11,17 @@
 
 namespace e2e {
 
-namespace {
-std::string slurp_file(const std::filesystem::path& p) {
+std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
-}  // namespace
+
+std::string slow_model(int seconds) {
+  return "while IFS= read -r line; do sleep " + std::to_string(seconds) +
+         R"(; id=${line#\{\"id\":}; printf '{"id":%s,"label":"ok","score":1}\n' "${id%%,*}"; done)";
+}
 
 CliResult run_sh(const std::string& script, int timeout_s) {
   TempDir tmp;
@@ -46,8 +49,8 @@ CliResult run_sh(const std::string& script, int timeout_s) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp_file(out_path),
-          slurp_file(err_path)};
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), read_file(out_path),
+          read_file(err_path)};
 }
 
 std::string sh_quote(const std::string& s) {
@@ -86,6 +89,6 @@ ShellServer::~ShellServer() {
   ::kill(pid_, SIGKILL);
 }
 
-std::string ShellServer::log() const { return slurp_file(log_); }
+std::string ShellServer::log() const { return read_file(log_); }
 
 }  // namespace e2e

@@ -15,6 +15,13 @@ CliResult run_sh(const std::string& script, int timeout_s = 120);
 // Single-quoted for sh: any text becomes one word.
 std::string sh_quote(const std::string& s);
 
+// A file's whole content ("" when it cannot be read).
+std::string read_file(const std::filesystem::path& p);
+
+// An exec model (POSIX sh) that takes `seconds` over each job, then answers
+// label "ok": jobs stay queued long enough to cancel or to fill the queue.
+std::string slow_model(int seconds);
+
 // True when `name` is a command on PATH.
 bool have_command(const std::string& name);
 

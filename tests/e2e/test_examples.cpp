@@ -35,12 +35,6 @@ std::vector<json> jobs_of(const std::string& out) {
   return jobs;
 }
 
-// A model that takes `seconds` per job (POSIX sh, the exec protocol).
-std::string slow_model(int seconds) {
-  return "while IFS= read -r line; do sleep " + std::to_string(seconds) +
-         R"(; id=${line#\{\"id\":}; printf '{"id":%s,"label":"ok","score":1}\n' "${id%%,*}"; done)";
-}
-
 bool have_node18() {
   return run_sh("node -e 'process.exit(typeof fetch === \"function\" ? 0 : 1)'").status == 0;
 }

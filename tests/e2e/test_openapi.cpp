@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "harness_sh.hpp"
 #include "key_store.hpp"
 #include "routes.hpp"
 
@@ -33,12 +34,6 @@ std::string fill(const Route& r, const std::string& job = "0190a5f0-0000-7000-80
   std::string p = r.path;
   if (auto b = p.find("{job_uuid}"); b != std::string::npos) p.replace(b, 10, job);
   return p;
-}
-
-// A model that takes `seconds` per job (POSIX sh, the exec protocol).
-std::string slow_model(int seconds) {
-  return "while IFS= read -r line; do sleep " + std::to_string(seconds) +
-         R"(; id=${line#\{\"id\":}; printf '{"id":%s,"label":"ok","score":1}\n' "${id%%,*}"; done)";
 }
 
 // Status and headers of a raw HTTP answer.

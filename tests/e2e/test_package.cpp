@@ -21,13 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A dpkg database in `root`, enough for dpkg --root.
 void make_dpkg_root(const fs::path& root) {
   for (const char* d : {"var/lib/dpkg/info", "var/lib/dpkg/updates", "etc", "var/log"})
