@@ -18,6 +18,11 @@ std::string read_file(const std::filesystem::path& p) {
   return ss.str();
 }
 
+std::string gated_model(const std::string& gate) {
+  return "while IFS= read -r line; do while [ ! -e " + sh_quote(gate) + " ]; do sleep 0.05; done" +
+         R"(; id=${line#\{\"id\":}; printf '{"id":%s,"label":"ok","score":1}\n' "${id%%,*}"; done)";
+}
+
 std::string slow_model(int seconds) {
   return "while IFS= read -r line; do sleep " + std::to_string(seconds) +
          R"(; id=${line#\{\"id\":}; printf '{"id":%s,"label":"ok","score":1}\n' "${id%%,*}"; done)";

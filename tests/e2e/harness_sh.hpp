@@ -22,6 +22,10 @@ std::string read_file(const std::filesystem::path& p);
 // label "ok": jobs stay queued long enough to cancel or to fill the queue.
 std::string slow_model(int seconds);
 
+// An exec model that holds each job until the file `gate` exists: a job
+// stays running (and the queue full) exactly as long as a test needs.
+std::string gated_model(const std::string& gate);
+
 // True when `name` is a command on PATH.
 bool have_command(const std::string& name);
 

@@ -18,11 +18,12 @@ std::string example(const std::string& name) {
   return (root / "examples" / name).string();
 }
 
-// Runs one example client with a key against a server; texts become arguments.
+// Runs one example client with a key against a server; texts become
+// arguments. `before`: shell text run first in the same command line.
 CliResult client(const std::string& interpreter, const std::string& file, const ServerProc& s,
                  const std::string& key, const std::vector<std::string>& texts,
-                 const std::string& extra = "") {
-  std::string cmd = "MLGATE_KEY=" + sh_quote(key) + " " + interpreter + " " + sh_quote(example(file)) +
+                 const std::string& extra = "", const std::string& before = "") {
+  std::string cmd = before + "MLGATE_KEY=" + sh_quote(key) + " " + interpreter + " " + sh_quote(example(file)) +
                     " --url http://127.0.0.1:" + std::to_string(s.port()) + " " + extra;
   for (auto& t : texts) cmd += " " + sh_quote(t);
   return run_sh(cmd);
@@ -70,13 +71,18 @@ void check_clients(const std::string& interpreter, const std::string& file) {
     CHECK(r.err.find("answered 429; retrying in 1 s") != std::string::npos);
   }
   SUBCASE("503 (queue full): waits Retry-After until there is room") {
-    ServerProc s({"--model", "exec", "--exec", slow_model(2), "--workers", "1", "--queue-max", "1"});
+    TempDir t;
+    const std::string gate = (t.path / "gate").string();
+    ServerProc s({"--model", "exec", "--exec", gated_model(gate), "--workers", "1", "--queue-max", "1"});
     std::string key = s.create_key("client", {"--tier", "premium"});
     auto c = s.client();
-    auto first = post_predict(c, key);  // takes the queue's one place for 2 s
+    auto first = post_predict(c, key);  // holds the queue's one place until the gate opens
     REQUIRE(first);
     REQUIRE(first->status == 202);
-    auto r = client(interpreter, file, s, key, {"Queued once there is room"});
+    // The gate opens once the server has answered the client 503 (or after 30 s).
+    std::string opener = "(i=0; until grep -q '\"status\":503' " + sh_quote(s.dir() + ".log") +
+                         " || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done; touch " + sh_quote(gate) + ") & ";
+    auto r = client(interpreter, file, s, key, {"Queued once there is room"}, "", opener);
     CHECK_MESSAGE(r.status == 0, r.err);
     CHECK(r.err.find("answered 503; retrying in 1 s") != std::string::npos);
     auto jobs = jobs_of(r.out);

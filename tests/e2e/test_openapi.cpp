@@ -5,6 +5,7 @@
 // parameter is shown to do what the document says.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -106,9 +107,11 @@ TEST_CASE("the served /openapi.json is the route table's document, public, with 
 TEST_CASE("every route answers each documented status, and each answer is documented") {
   const json doc = mlgate::openapi_document(MLGATE_VERSION);
   Coverage cov{doc, {}};
-  // One worker and a model that takes a second: jobs stay pending long
-  // enough to cancel, and finish soon enough to wait for.
-  ServerProc s({"--model", "exec", "--exec", slow_model(1), "--workers", "1", "--tier",
+  // One worker and a model that holds each job until the gate file exists:
+  // the second job stays pending, to be canceled, until the test opens it.
+  TempDir t;
+  const std::string gate = (t.path / "gate").string();
+  ServerProc s({"--model", "exec", "--exec", gated_model(gate), "--workers", "1", "--tier",
                 "fast=1000/s", "--limit-poll", "1000/s", "--limit-ip", "1000/s"});
   auto c = s.client();
   std::string key = s.create_key("alice", {"--tier", "fast"});
@@ -146,6 +149,7 @@ TEST_CASE("every route answers each documented status, and each answer is docume
   auto canceled = c.Delete("/jobs/" + queued, k);
   cov.saw(cancel, canceled, 200);
   CHECK(json::parse(canceled->body)["status"] == "canceled");
+  std::ofstream(gate).flush();  // the running job may finish now
   auto waited = c.Post("/predict", {{"X-API-Key", key}, {"Prefer", "wait=10"}}, body, "application/json");
   cov.saw(predict, waited, 200);
   CHECK(json::parse(waited->body)["status"] == "completed");
@@ -213,13 +217,16 @@ TEST_CASE("every route answers each documented status, and each answer is docume
 
   // A full queue: 503 with Retry-After.
   {
-    ServerProc q({"--model", "exec", "--exec", slow_model(2), "--workers", "1", "--queue-max", "1"});
+    TempDir qt;
+    const std::string qgate = (qt.path / "gate").string();
+    ServerProc q({"--model", "exec", "--exec", gated_model(qgate), "--workers", "1", "--queue-max", "1"});
     auto qc = q.client();
     std::string qk = q.create_key("q");
-    cov.saw(predict, post_predict(qc, qk), 202);
+    cov.saw(predict, post_predict(qc, qk), 202);  // held: the queue's one place
     auto full = post_predict(qc, qk);
     cov.saw(predict, full, 503);
     CHECK(full->has_header("Retry-After"));
+    std::ofstream(qgate).flush();
   }
 
   // What no request here can provoke on purpose: 500 (an internal error)
