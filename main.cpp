@@ -40,7 +40,7 @@ int serve(const std::vector<std::string>& args) {
   }
   auto parsed = mlgate::parse_serve_config({args.begin() + 1, args.end()}, env);
   if (!parsed.config) {
-    std::cerr << "mlgate: " << parsed.error << '\n';
+    std::cerr << mlgate::stderr_priority_prefix(3) << "mlgate: " << parsed.error << '\n';
     return 2;
   }
   // SIGTERM and SIGINT are taken by one thread with sigwait(); every other
@@ -73,7 +73,7 @@ int serve(const std::vector<std::string>& args) {
     signals.request_stop();
   } catch (const mlgate::StartupError& e) {
     mlgate::Log::instance().flush();
-    std::cerr << "mlgate: " << e.what() << '\n';
+    std::cerr << mlgate::stderr_priority_prefix(3) << "mlgate: " << e.what() << '\n';
     return 1;
   }
   mlgate::Log::instance().flush();

@@ -9,6 +9,7 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "data_owner.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "schema.hpp"
@@ -78,8 +79,11 @@ std::string data_dir(const Args& a) {
   });
 }
 
-Db open_db(const Args& a) {
+Db open_db(const Args& a, std::ostream& err) {
   std::string dir = data_dir(a);
+  // As root on the service's directory: work as its owner (data_owner.hpp).
+  if (auto owner = act_as_data_owner(dir); !owner.empty())
+    err << "mlgate: running as " << owner << ", the owner of " << dir << '\n';
   std::filesystem::create_directories(dir);
   Db db = Db::open((std::filesystem::path(dir) / "mlgate.db").string());
   migrate(db);
@@ -113,7 +117,7 @@ void print_key_table(const std::vector<KeyRecord>& keys, std::ostream& out) {
         << time_or(k.last_used_at, "never") << '\n';
 }
 
-int keys_create(const Args& a, std::ostream& out) {
+int keys_create(const Args& a, std::ostream& out, std::ostream& err) {
   KeyCreateOptions o;
   auto name = a.get("name");
   if (!name || name->empty()) throw UsageError("keys create needs --name NAME");
@@ -130,7 +134,7 @@ int keys_create(const Args& a, std::ostream& out) {
     if (!o.expires_in_ms || *o.expires_in_ms == 0 || *o.expires_in_ms > kMaxDurationMs)
       throw UsageError("--expires-in: expected a duration such as 30d (at most 36500d)");
   }
-  Db db = open_db(a);
+  Db db = open_db(a, err);
   NewKey nk = create_key(db, o, wall_ms());
   out << nk.key << std::endl;
   return 0;
@@ -150,11 +154,11 @@ int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::
   };
   if (cmd == "create") {
     no_args();
-    return keys_create(a, out);
+    return keys_create(a, out, err);
   }
   if (cmd == "list") {
     no_args();
-    Db db = open_db(a);
+    Db db = open_db(a, err);
     auto keys = list_keys(db);
     if (a.get("json")) {
       json arr = json::array();
@@ -167,7 +171,7 @@ int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::
   }
   if (cmd == "show") {
     std::string id = need_id();
-    Db db = open_db(a);
+    Db db = open_db(a, err);
     auto k = find_key(db, id);
     if (!k) {
       err << "mlgate: no key with id " << id << '\n';
@@ -186,7 +190,7 @@ int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::
   }
   if (cmd == "revoke") {
     std::string id = need_id();
-    Db db = open_db(a);
+    Db db = open_db(a, err);
     if (!revoke_key(db, id, wall_ms())) {
       err << "mlgate: no key with id " << id << '\n';
       return 1;
@@ -203,7 +207,7 @@ int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::
         throw UsageError("--grace: expected a duration such as 24h (at most 36500d)");
       grace = *d;
     }
-    Db db = open_db(a);
+    Db db = open_db(a, err);
     auto nk = rotate_key(db, id, grace, wall_ms());
     if (!nk) {
       err << "mlgate: no active key with id " << id << '\n';
@@ -223,7 +227,7 @@ int run_jobs_impl(const std::vector<std::string>& args, std::ostream& out, std::
   if (args.size() < 2) throw UsageError("usage: mlgate jobs list|show|purge ...");
   const std::string& cmd = args[1];
   Args a(args, 2, {"data-dir", "older-than", "status", "limit"}, {"json"});
-  Db db = open_db(a);
+  Db db = open_db(a, err);
   auto row_json = [](const Stmt& st) {
     Job j;
     j.uuid = st.text(0);

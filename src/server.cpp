@@ -21,6 +21,7 @@
 #include "client_address.hpp"
 #include "clock.hpp"
 #include "conn_pool.hpp"
+#include "docs_page.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "log.hpp"
@@ -165,6 +166,7 @@ struct Server::Impl {
   std::vector<CidrRange> trusted;
   Metrics metrics;
   JobWaiters waiters;
+  DocsPage docs = docs_page(openapi_document(MLGATE_VERSION));  // rendered once
 
   // Policy ids, resolved once.
   PolicyId ip_policy = 0, auth_fail_policy = 0;
@@ -206,6 +208,7 @@ struct Server::Impl {
   void h_cancel_job(const Request&, Response&);
   void h_metrics(const Request&, Response&);
   void h_openapi(const Request&, Response&);
+  void h_docs(const Request&, Response&);
   void dispatch(const Request& req, Response& res);
 
   void log_request(const Request& req, const Response& res);
@@ -607,6 +610,7 @@ void Server::Impl::dispatch(const Request& req, Response& res) {
     case RouteId::CancelJob: h_cancel_job(req, res); break;
     case RouteId::Metrics: h_metrics(req, res); break;
     case RouteId::OpenApi: h_openapi(req, res); break;
+    case RouteId::Docs: h_docs(req, res); break;
   }
   if (req.has_header("Origin")) add_cors(req, res);
   finish_headers(res);
@@ -621,6 +625,11 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
     ~Reset() { t_ctx = RequestCtx{}; }
   } reset;
   metrics.count_response(res.status);
+  // No start time: refused by the library before pre-routing, latency unknown.
+  const int64_t elapsed_ns = t_ctx.start_ns ? mono_ns() - t_ctx.start_ns : -1;
+  if (elapsed_ns >= 0)
+    metrics.observe(t_ctx.route ? static_cast<size_t>(t_ctx.route->id) : kRouteCount, res.status,
+                    elapsed_ns);
   if (!cfg.access_log) return;
   // Only values mlgate chose or parsed: the route template (not the raw
   // path), the key's public id, the resolved client address. Built by hand:
@@ -636,10 +645,9 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
   line += ",\"level\":\"info\",\"method\":";
   append_json_string(line, t_ctx.route ? t_ctx.route->method : "-");
   line += ",\"ms\":";
-  if (t_ctx.start_ns) {
+  if (elapsed_ns >= 0) {
     char ms[32];
-    const int n = std::snprintf(ms, sizeof ms, "%.3f",
-                                static_cast<double>(mono_ns() - t_ctx.start_ns) / 1e6);
+    const int n = std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(elapsed_ns) / 1e6);
     line.append(ms, static_cast<size_t>(n));
   } else {
     line += "null";  // refused by the library before pre-routing
@@ -809,6 +817,13 @@ void Server::Impl::h_metrics(const Request&, Response& res) {
 
 void Server::Impl::h_openapi(const Request&, Response& res) {
   set_json(res, 200, openapi_document(MLGATE_VERSION));
+}
+
+void Server::Impl::h_docs(const Request&, Response& res) {
+  res.status = 200;
+  res.set_header("Content-Security-Policy", docs.csp);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content(docs.html, "text/html; charset=utf-8");
 }
 
 // ---- lifecycle ----------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <doctest/doctest.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -101,6 +103,7 @@ ServerProc::~ServerProc() {
     ::kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  for (const auto& a : undocumented_answers(log())) FAIL_CHECK("answer missing from /openapi.json: " << a);
 }
 
 void ServerProc::start() {

@@ -81,4 +81,9 @@ json wait_finished(httplib::Client& c, const std::string& key, const std::string
 // The port of a fresh listening socket that nothing uses (then closed).
 int unused_port();
 
+// The (method route status) of each answer in a server's log that its
+// OpenAPI document does not list (harness_openapi.cpp). ~ServerProc fails
+// the running test for each one.
+std::vector<std::string> undocumented_answers(const std::string& log);
+
 }  // namespace e2e

@@ -1,8 +1,12 @@
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "log.hpp"
+#include "temp_dir.hpp"
 
 using mlgate::append_json_string;
 
@@ -34,4 +38,30 @@ TEST_CASE("append_json_string: any bytes give an ASCII literal that parses back"
     }
     CHECK(j.get<std::string>() == expect);
   }
+}
+
+TEST_CASE("is_journal_stream: true only for the fd that JOURNAL_STREAM's dev:inode names") {
+  mlgate::test::TempDir t;
+  int a = ::open(t.file("a").c_str(), O_WRONLY | O_CREAT, 0600);
+  int b = ::open(t.file("b").c_str(), O_WRONLY | O_CREAT, 0600);
+  struct stat st {};
+  REQUIRE(::fstat(a, &st) == 0);
+  std::string id = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  CHECK(mlgate::is_journal_stream(id.c_str(), a));
+  CHECK_FALSE(mlgate::is_journal_stream(id.c_str(), b));
+  CHECK_FALSE(mlgate::is_journal_stream(nullptr, a));
+  for (std::string bad : {std::string(""), std::string("12"), std::to_string(st.st_dev) + ":",
+                          id + "x", id + ":1", ":" + std::to_string(st.st_ino)}) {
+    CAPTURE(bad);
+    CHECK_FALSE(mlgate::is_journal_stream(bad.c_str(), a));
+  }
+  ::close(a);
+  ::close(b);
+}
+
+TEST_CASE("syslog priorities of the log levels") {
+  CHECK(mlgate::syslog_priority("error") == 3);
+  CHECK(mlgate::syslog_priority("warn") == 4);
+  CHECK(mlgate::syslog_priority("info") == 6);
+  CHECK(mlgate::syslog_priority("debug") == 7);
 }

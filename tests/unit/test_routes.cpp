@@ -53,6 +53,7 @@ TEST_CASE("the table's routes") {
   CHECK(route_id("DELETE", "/jobs/abc") == RouteId::CancelJob);
   CHECK(route_id("GET", "/metrics") == RouteId::Metrics);
   CHECK(route_id("GET", "/openapi.json") == RouteId::OpenApi);
+  CHECK(route_id("GET", "/docs") == RouteId::Docs);
 }
 
 TEST_CASE("a known path under another method is 405") {
