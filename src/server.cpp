@@ -188,6 +188,7 @@ struct Server::Impl {
 
   std::mutex stop_mu;  // serialises stop()
   bool stopped = false;
+  bool ran = false;  // run() began: stop() then says "stopped"
   std::jthread maintenance;
 
   Impl(Config c, std::unique_ptr<Model> m);
@@ -221,8 +222,11 @@ struct Server::Impl {
 };
 
 Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), model(std::move(m)) {
+  if (auto e = validate_config(cfg); !e.empty()) throw ConfigError(e);
   open_storage();
   build_limiter();
+  if (auto ids = keys->active_outside(cfg.tiers, wall_ms()); !ids.empty())
+    Log::instance().warn("keys whose tier is not configured are limited as free", {{"keys", ids}});
   workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});
   workers->set_on_finished([this](int64_t seq) {
     metrics.jobs_finished.fetch_add(1, std::memory_order_relaxed);
@@ -256,7 +260,9 @@ void Server::Impl::build_limiter() {
   };
   ip_policy = add(cfg.limit_ip, "ip");
   auth_fail_policy = add(cfg.limit_auth_fail, "auth_fail");
-  RatePolicy poll = *parse_rate(cfg.limit_poll, "poll").policy;
+  auto poll_rate = parse_rate(cfg.limit_poll, "poll");
+  if (!poll_rate) throw ConfigError(poll_rate.error);
+  const RatePolicy poll = *poll_rate.policy;
   if (cfg.tiers.find(default_tier) == cfg.tiers.end())
     throw StartupError("the tier \"free\" must stay defined (keys of unknown tiers use it)");
   for (auto& [name, rate] : cfg.tiers) {
@@ -306,7 +312,7 @@ void Server::Impl::build_http() {
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
     auto s = std::make_unique<BacklogServer<httplib::SSLServer>>(cfg.tls_cert.c_str(),
                                                                  cfg.tls_key.c_str());
-    if (!s->is_valid()) throw StartupError("cannot load TLS certificate or key");
+    if (!s->is_valid()) throw ConfigError("cannot load TLS certificate or key");
     auto* raw = s.get();
     raise_backlog = [raw](int n) { raw->raise_backlog(n); };
     http = std::move(s);
@@ -870,6 +876,10 @@ void Server::set_lifecycle_hook(std::function<void(const char*)> hook) {
 
 void Server::run() {
   auto& i = *impl_;
+  {
+    std::lock_guard lock(i.stop_mu);
+    i.ran = true;
+  }
   i.workers->start();  // pending jobs from before are queued, oldest first
   i.maintenance = std::jthread([&i](std::stop_token st) {
     set_thread_name("mlg-maint");
@@ -901,7 +911,7 @@ void Server::stop() {
     Log::instance().warn("could not save state at shutdown", {{"error", e.what()}});
   }
   i.store.reset();  // commits what is queued, checkpoints, closes
-  Log::instance().info("stopped");
+  if (i.ran) Log::instance().info("stopped");
   Log::instance().flush();
 }
 

@@ -40,7 +40,8 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err_fd) {
+pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err_fd,
+            const std::vector<std::string>& env = {}) {
   std::vector<char*> argv;
   std::string bin = MLGATE_BINARY;
   argv.push_back(bin.data());
@@ -51,6 +52,7 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
     if (in_fd >= 0) dup2(in_fd, 0);
     if (out_fd >= 0) dup2(out_fd, 1);
     if (err_fd >= 0) dup2(err_fd, 2);
+    for (auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
     execv(bin.c_str(), argv.data());
     _exit(127);
   }
@@ -59,7 +61,8 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
 
 }  // namespace
 
-CliResult run_cli(const std::vector<std::string>& args, const std::string& input) {
+CliResult run_cli(const std::vector<std::string>& args, const std::string& input,
+                  const std::vector<std::string>& env) {
   TempDir tmp;
   auto in_path = (tmp.path / "in").string(), out_path = (tmp.path / "out").string(),
        err_path = (tmp.path / "err").string();
@@ -67,7 +70,7 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& input
   int in = open(in_path.c_str(), O_RDONLY);
   int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = spawn(args, in, out, err);
+  pid_t pid = spawn(args, in, out, err, env);
   close(in);
   close(out);
   close(err);
@@ -171,7 +174,17 @@ std::string ServerProc::create_key(const std::string& name,
                                    const std::vector<std::string>& extra) const {
   std::vector<std::string> a = {"keys", "create", "--name", name, "--data-dir", dir_};
   a.insert(a.end(), extra.begin(), extra.end());
-  CliResult r = run_cli(a);
+  // The CLI accepts only tiers the server defines: tell it this server's
+  // --tier flags as an operator would, through the environment.
+  std::string tiers;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    std::string t;
+    if (args_[i] == "--tier" && i + 1 < args_.size()) t = args_[i + 1];
+    else if (args_[i].rfind("--tier=", 0) == 0) t = args_[i].substr(7);
+    if (!t.empty()) tiers += (tiers.empty() ? "" : ",") + t;
+  }
+  CliResult r = run_cli(a, "", tiers.empty() ? std::vector<std::string>{}
+                                             : std::vector<std::string>{"MLGATE_TIER=" + tiers});
   if (r.status != 0) throw std::runtime_error("keys create failed: " + r.err);
   std::string key = r.out;
   while (!key.empty() && key.back() == '\n') key.pop_back();
