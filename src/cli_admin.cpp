@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <map>
 #include <optional>
+#include <set>
 #include <ostream>
 
 #include "clock.hpp"
@@ -125,23 +126,32 @@ Db open_db(const Config& cfg, bool init = false) {
   return db;
 }
 
-bool tier_configured(const Config& cfg, const std::string& tier) { return cfg.tiers.count(tier) > 0; }
-
-std::string known_tiers(const Config& cfg) {
-  std::string s;
-  for (auto& [name, rate] : cfg.tiers) s += (s.empty() ? "" : ", ") + name;
-  return s;
-}
+// The tiers a key may have: those the server defined at its last start on
+// this database, and those this command's own view of the configuration
+// (defaults, --config, MLGATE_TIER) defines.
+struct Tiers {
+  std::set<std::string> names;
+  Tiers(const Config& cfg, Db& db) {
+    for (auto& [name, rate] : cfg.tiers) names.insert(name);
+    for (auto& name : server_tiers(db)) names.insert(name);
+  }
+  bool has(const std::string& t) const { return names.count(t) > 0; }
+  std::string list() const {
+    std::string s;
+    for (auto& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  }
+};
 
 std::string time_or(const std::optional<int64_t>& t, const char* none) {
   return t ? rfc3339(*t) : none;
 }
 
-json key_json(const KeyRecord& k, const Config& cfg) {
+json key_json(const KeyRecord& k, const Tiers& tiers) {
   auto t = [](const std::optional<int64_t>& v) { return v ? json(rfc3339(*v)) : json(nullptr); };
   return {{"id", k.id},           {"name", k.name},
           {"owner", k.owner},     {"tier", k.tier},
-          {"tier_configured", tier_configured(cfg, k.tier)},
+          {"tier_configured", tiers.has(k.tier)},
           {"scopes", format_scopes(k.scopes)},
           {"created_at", rfc3339(k.created_at)},
           {"expires_at", t(k.expires_at)},
@@ -152,14 +162,14 @@ json key_json(const KeyRecord& k, const Config& cfg) {
 
 // A tier the configuration does not define is shown as "gold*", with one
 // note on stderr: the server limits such keys as free.
-void print_key_table(const std::vector<KeyRecord>& keys, const Config& cfg, std::ostream& out,
+void print_key_table(const std::vector<KeyRecord>& keys, const Tiers& tiers, std::ostream& out,
                      std::ostream& err) {
   out << std::left << std::setw(15) << "ID" << std::setw(16) << "NAME" << std::setw(16) << "OWNER"
       << std::setw(10) << "TIER" << std::setw(22) << "SCOPES" << std::setw(25) << "EXPIRES"
       << std::setw(25) << "REVOKED" << "LAST USED\n";
   bool unknown = false;
   for (auto& k : keys) {
-    bool known = tier_configured(cfg, k.tier);
+    bool known = tiers.has(k.tier);
     unknown = unknown || !known;
     out << std::setw(15) << k.id << std::setw(16) << k.name << std::setw(16) << k.owner
         << std::setw(10) << (known ? k.tier : k.tier + "*") << std::setw(22)
@@ -167,7 +177,7 @@ void print_key_table(const std::vector<KeyRecord>& keys, const Config& cfg, std:
         << std::setw(25) << time_or(k.revoked_at, "-") << time_or(k.last_used_at, "never") << '\n';
   }
   if (unknown)
-    err << "mlgate: * tier not configured (configured: " << known_tiers(cfg)
+    err << "mlgate: * tier not configured (configured: " << tiers.list()
         << "); the server limits these keys as free\n";
 }
 
@@ -217,15 +227,15 @@ int keys_create(const Args& a, std::ostream& out, std::ostream& err) {
       throw UsageError("--expires-in: expected a duration such as 30d (at most 36500d)");
   }
   Config cfg = server_config(a);
-  bool allow_unknown = a.get("allow-unknown-tier").has_value();
-  if (!tier_configured(cfg, o.tier) && !allow_unknown)
-    throw UsageError("--tier " + o.tier + ": not a configured tier (configured: " + known_tiers(cfg) +
-                     "); pass the server's --config FILE, or --allow-unknown-tier to create it "
-                     "anyway (the server limits it as free)");
   Db db = open_db(cfg, a.get("init").has_value());
+  Tiers tiers(cfg, db);
+  if (!tiers.has(o.tier) && !a.get("allow-unknown-tier"))
+    throw UsageError("--tier " + o.tier + ": not a configured tier (configured: " + tiers.list() +
+                     "); start the server with it (or pass its --config FILE), or pass "
+                     "--allow-unknown-tier (the server limits the key as free)");
   NewKey nk = create_key(db, o, wall_ms());
   out << nk.key << std::endl;
-  if (!tier_configured(cfg, o.tier))
+  if (!tiers.has(o.tier))
     err << "mlgate: tier " << o.tier << " is not configured; the server limits this key as free\n";
   return 0;
 }
@@ -235,12 +245,13 @@ int keys_list(const Args& a, std::ostream& out, std::ostream& err) {
   Config cfg = server_config(a);
   Db db = open_db(cfg);
   auto keys = list_keys(db);
+  Tiers tiers(cfg, db);
   if (a.get("json")) {
     json arr = json::array();
-    for (auto& k : keys) arr.push_back(key_json(k, cfg));
+    for (auto& k : keys) arr.push_back(key_json(k, tiers));
     out << arr.dump(2) << '\n';
   } else {
-    print_key_table(keys, cfg, out, err);
+    print_key_table(keys, tiers, out, err);
   }
   return 0;
 }
@@ -253,7 +264,7 @@ int keys_show(const Args& a, std::ostream& out, std::ostream&) {
   if (!k) throw NotFound("no key with id " + id);
   // Named, not a temporary: a range-for over key_json(*k).items() would
   // iterate a destroyed object (it crashed `keys show ID`).
-  json j = key_json(*k, cfg);
+  json j = key_json(*k, Tiers(cfg, db));
   if (a.get("json")) {
     out << j.dump(2) << '\n';
   } else {
@@ -372,7 +383,8 @@ const std::vector<Command>& key_commands() {
        "keys create --name NAME [--owner O] [--tier T] [--scopes S] [--expires-in D]",
        "  Creates a key and prints it, and nothing else, on stdout (shown once; stored as SHA-256).\n"
        "  --owner O        jobs belong to the owner (default: the name)\n"
-       "  --tier T         a tier the server's configuration defines (default free)\n"
+       "  --tier T         a tier the server defines (default free): one it started with\n"
+       "                   on this database, or one in --config / MLGATE_TIER\n"
        "  --allow-unknown-tier  create it even so (the server limits it as free)\n"
        "  --scopes S       comma-separated: predict, read, metrics (default predict,read)\n"
        "  --expires-in D   e.g. 90s, 24h, 30d (default: never)\n"

@@ -157,6 +157,23 @@ std::optional<NewKey> rotate_key(Db& db, std::string_view id, int64_t grace_ms,
   return nk;
 }
 
+void record_server_tiers(Db& db, const std::vector<std::string>& names, int64_t now_ms) {
+  db.exec("DELETE FROM meta WHERE key LIKE 'server\\_tier:%' ESCAPE '\\'");
+  Stmt st = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+  for (auto& n : names) {
+    st.bind(1, "server_tier:" + n).bind(2, now_ms);
+    st.run();
+  }
+}
+
+std::vector<std::string> server_tiers(Db& db) {
+  std::vector<std::string> out;
+  Stmt st = db.prepare("SELECT substr(key, 13) FROM meta WHERE key LIKE 'server\\_tier:%' ESCAPE '\\' "
+                       "ORDER BY key");
+  while (st.step()) out.push_back(st.text(0));
+  return out;
+}
+
 KeyCache::KeyCache(const std::string& db_path)
     : db_(Db::open(db_path)), snapshot_(std::make_shared<const Map>()) {
   data_version_stmt_ = db_.prepare("PRAGMA data_version");

@@ -90,6 +90,13 @@ bool revoke_key(Db& db, std::string_view id, int64_t now_ms);
 std::optional<NewKey> rotate_key(Db& db, std::string_view id, int64_t grace_ms,
                                  int64_t now_ms);
 
+// The tiers a server configured, recorded at each start (meta rows
+// "server_tier:NAME", value the start time) so that the admin CLI, which
+// cannot see the server's flags, knows which tiers that server limits by:
+// `keys create --tier` accepts them, `keys list` marks the others.
+void record_server_tiers(Db& db, const std::vector<std::string>& names, int64_t now_ms);
+std::vector<std::string> server_tiers(Db& db);
+
 struct KeyHashHasher {
   size_t operator()(const KeyHash& h) const noexcept {
     size_t v;

@@ -225,6 +225,10 @@ Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), mode
   if (auto e = validate_config(cfg); !e.empty()) throw ConfigError(e);
   open_storage();
   build_limiter();
+  // The admin CLI cannot see these flags: it reads the tiers from here.
+  std::vector<std::string> tier_names;
+  for (auto& [name, rate] : cfg.tiers) tier_names.push_back(name);
+  store->write([&](Db& db) { record_server_tiers(db, tier_names, wall_ms()); });
   if (auto ids = keys->active_outside(cfg.tiers, wall_ms()); !ids.empty())
     Log::instance().warn("keys whose tier is not configured are limited as free", {{"keys", ids}});
   workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});

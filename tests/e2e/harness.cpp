@@ -174,17 +174,7 @@ std::string ServerProc::create_key(const std::string& name,
                                    const std::vector<std::string>& extra) const {
   std::vector<std::string> a = {"keys", "create", "--name", name, "--data-dir", dir_};
   a.insert(a.end(), extra.begin(), extra.end());
-  // The CLI accepts only tiers the server defines: tell it this server's
-  // --tier flags as an operator would, through the environment.
-  std::string tiers;
-  for (size_t i = 0; i < args_.size(); ++i) {
-    std::string t;
-    if (args_[i] == "--tier" && i + 1 < args_.size()) t = args_[i + 1];
-    else if (args_[i].rfind("--tier=", 0) == 0) t = args_[i].substr(7);
-    if (!t.empty()) tiers += (tiers.empty() ? "" : ",") + t;
-  }
-  CliResult r = run_cli(a, "", tiers.empty() ? std::vector<std::string>{}
-                                             : std::vector<std::string>{"MLGATE_TIER=" + tiers});
+  CliResult r = run_cli(a);
   if (r.status != 0) throw std::runtime_error("keys create failed: " + r.err);
   std::string key = r.out;
   while (!key.empty() && key.back() == '\n') key.pop_back();

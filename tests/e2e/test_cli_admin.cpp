@@ -130,17 +130,42 @@ TEST_CASE("keys create refuses an empty, malformed, reserved or unconfigured tie
   CHECK(json::parse(list.out).empty());  // nothing was created
 }
 
+TEST_CASE("keys create accepts the tiers the server started with, from its flags, without being told") {
+  ServerProc s({"--tier", "silver=3/min"});
+  CliResult r = run_cli({"keys", "create", "--name", "a", "--tier", "silver", "--data-dir", s.dir()});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.err.empty());
+  // The key is limited by silver: three at once, then 429.
+  auto c = s.client();
+  std::string key = trimmed(r.out);
+  for (int i = 0; i < 3; ++i) {
+    auto p = post_predict(c, key);
+    REQUIRE(p);
+    CHECK(p->status == 202);
+  }
+  auto p = post_predict(c, key);
+  REQUIRE(p);
+  CHECK(p->status == 429);
+  CHECK(p->get_header_value("RateLimit-Policy").find("\"silver\"") != std::string::npos);
+  // Restarted without silver, the server names the key, and the CLI marks it.
+  s.signal(SIGTERM);
+  REQUIRE(s.wait_exit() == 0);
+  ServerProc plain({}, s.dir());
+  CHECK(plain.log().find("(silver)") != std::string::npos);
+  CliResult list = run_cli({"keys", "list", "--data-dir", s.dir()});
+  CHECK(list.out.find("silver*") != std::string::npos);
+}
+
 TEST_CASE("a tier the configuration does not define: allowed on request, marked in keys list, named at start-up") {
   TempDir tmp;
   std::string cfg = (tmp.path / "server.json").string();
   std::ofstream(cfg) << json{{"tier", {{"gold", "100/min"}}}}.dump();
   ServerProc s({"--config", cfg});
-  // The server's config file tells the CLI about gold.
   CliResult ok = run_cli({"keys", "create", "--name", "g", "--tier", "gold", "--config", cfg,
                           "--data-dir", s.dir()});
   REQUIRE_MESSAGE(ok.status == 0, ok.err);
   CHECK(ok.err.empty());
-  // Without it, gold is unknown: refused, unless asked for.
+  // A tier neither the server nor the config defines: refused, unless asked for.
   CliResult refused = run_cli({"keys", "create", "--name", "p", "--tier", "platinum", "--data-dir", s.dir()});
   CHECK(refused.status == 2);
   CHECK(refused.err.find("--allow-unknown-tier") != std::string::npos);

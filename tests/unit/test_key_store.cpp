@@ -85,6 +85,19 @@ TEST_CASE("a key stored with the retired admin scope keeps its other scopes") {
 
 // ----------------------------------------------------------- management
 
+TEST_CASE("a server's tiers are recorded at each start, replacing the last start's") {
+  TempDb t;
+  CHECK(server_tiers(t.db).empty());
+  record_server_tiers(t.db, {"free", "premium", "gold"}, T0);
+  CHECK(server_tiers(t.db) == std::vector<std::string>{"free", "gold", "premium"});
+  record_server_tiers(t.db, {"free", "premium"}, T0 + 1);
+  CHECK(server_tiers(t.db) == std::vector<std::string>{"free", "premium"});
+  // Recording them is not a key change: a running server does not reload.
+  KeyCache cache(t.path);
+  record_server_tiers(t.db, {"free"}, T0 + 2);
+  CHECK_FALSE(cache.refresh());
+}
+
 TEST_CASE("create_key stores only the hash and the record's fields") {
   TempDb t;
   KeyCreateOptions o;
