@@ -17,6 +17,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "access_log.hpp"
 #include "api_key.hpp"
 #include "client_address.hpp"
 #include "clock.hpp"
@@ -638,32 +639,16 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
   metrics.count_response(res.status);
   if (!cfg.access_log) return;
   // Only values mlgate chose or parsed: the route template (not the raw
-  // path), the key's public id, the resolved client address. Built by hand:
-  // this runs for every request, and a json object costs a dozen
-  // allocations (keys in the same order as Log::write's sorted ones).
-  std::string line;
-  line.reserve(224);
-  line += "{\"client\":";
-  append_json_string(line, t_ctx.client);
-  line += ",\"key\":";
-  if (t_ctx.key) append_json_string(line, t_ctx.key->id);
-  else line += "null";
-  line += ",\"level\":\"info\",\"method\":";
-  append_json_string(line, t_ctx.route ? t_ctx.route->method : "-");
-  line += ",\"ms\":";
-  if (t_ctx.start_ns) {
-    char ms[32];
-    const int n = std::snprintf(ms, sizeof ms, "%.3f",
-                                static_cast<double>(mono_ns() - t_ctx.start_ns) / 1e6);
-    line.append(ms, static_cast<size_t>(n));
-  } else {
-    line += "null";  // refused by the library before pre-routing
-  }
-  line += ",\"msg\":\"request\",\"rid\":" + std::to_string(t_ctx.id) + ",\"route\":";
-  append_json_string(line, t_ctx.route ? t_ctx.route->path : "-");
-  line += ",\"status\":" + std::to_string(res.status) + ",\"ts\":";
-  append_json_string(line, rfc3339(wall_ms()));
-  line += '}';
+  // path), the key's public id, the resolved client address.
+  AccessLogEntry e;
+  e.client = t_ctx.client;
+  if (t_ctx.key) e.key_id = &t_ctx.key->id;
+  if (t_ctx.route) e.method = t_ctx.route->method, e.route = t_ctx.route->path;
+  if (t_ctx.start_ns) e.ms = static_cast<double>(mono_ns() - t_ctx.start_ns) / 1e6;
+  e.rid = t_ctx.id;
+  e.status = res.status;
+  e.wall_ms = wall_ms();
+  std::string line = access_log_line(e);
   (void)req;
   Log::instance().line(std::move(line));
 }
