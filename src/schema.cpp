@@ -15,7 +15,7 @@ CREATE TABLE api_keys (
   name         TEXT NOT NULL,
   owner        TEXT NOT NULL,            -- keys of one owner see the same jobs
   tier         TEXT NOT NULL,
-  scopes       TEXT NOT NULL,            -- comma-separated: predict,read,admin,metrics
+  scopes       TEXT NOT NULL,            -- comma-separated: predict,read,metrics
   created_at   INTEGER NOT NULL,
   expires_at   INTEGER,
   revoked_at   INTEGER,

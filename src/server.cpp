@@ -17,6 +17,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "access_log.hpp"
 #include "api_key.hpp"
 #include "client_address.hpp"
 #include "clock.hpp"
@@ -182,6 +183,7 @@ struct Server::Impl {
 
   std::mutex stop_mu;  // serialises stop()
   bool stopped = false;
+  bool ran = false;  // run() began: stop() then says "stopped"
   std::jthread maintenance;
 
   Impl(Config c, std::unique_ptr<Model> m);
@@ -215,8 +217,15 @@ struct Server::Impl {
 };
 
 Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), model(std::move(m)) {
+  if (auto e = validate_config(cfg); !e.empty()) throw ConfigError(e);
   open_storage();
   build_limiter();
+  // The admin CLI cannot see these flags: it reads the tiers from here.
+  std::vector<std::string> tier_names;
+  for (auto& [name, rate] : cfg.tiers) tier_names.push_back(name);
+  store->write([&](Db& db) { record_server_tiers(db, tier_names, wall_ms()); });
+  if (auto ids = keys->active_outside(cfg.tiers, wall_ms()); !ids.empty())
+    Log::instance().warn("keys whose tier is not configured are limited as free", {{"keys", ids}});
   workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});
   workers->set_on_finished([this](int64_t seq) {
     metrics.jobs_finished.fetch_add(1, std::memory_order_relaxed);
@@ -250,7 +259,9 @@ void Server::Impl::build_limiter() {
   };
   ip_policy = add(cfg.limit_ip, "ip");
   auth_fail_policy = add(cfg.limit_auth_fail, "auth_fail");
-  RatePolicy poll = *parse_rate(cfg.limit_poll, "poll").policy;
+  auto poll_rate = parse_rate(cfg.limit_poll, "poll");
+  if (!poll_rate) throw ConfigError(poll_rate.error);
+  const RatePolicy poll = *poll_rate.policy;
   if (cfg.tiers.find(default_tier) == cfg.tiers.end())
     throw StartupError("the tier \"free\" must stay defined (keys of unknown tiers use it)");
   for (auto& [name, rate] : cfg.tiers) {
@@ -280,7 +291,7 @@ void Server::Impl::build_http() {
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
     auto s = std::make_unique<BacklogServer<httplib::SSLServer>>(cfg.tls_cert.c_str(),
                                                                  cfg.tls_key.c_str());
-    if (!s->is_valid()) throw StartupError("cannot load TLS certificate or key");
+    if (!s->is_valid()) throw ConfigError("cannot load TLS certificate or key");
     auto* raw = s.get();
     raise_backlog = [raw](int n) { raw->raise_backlog(n); };
     http = std::move(s);
@@ -632,31 +643,16 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
                     elapsed_ns);
   if (!cfg.access_log) return;
   // Only values mlgate chose or parsed: the route template (not the raw
-  // path), the key's public id, the resolved client address. Built by hand:
-  // this runs for every request, and a json object costs a dozen
-  // allocations (keys in the same order as Log::write's sorted ones).
-  std::string line;
-  line.reserve(224);
-  line += "{\"client\":";
-  append_json_string(line, t_ctx.client);
-  line += ",\"key\":";
-  if (t_ctx.key) append_json_string(line, t_ctx.key->id);
-  else line += "null";
-  line += ",\"level\":\"info\",\"method\":";
-  append_json_string(line, t_ctx.route ? t_ctx.route->method : "-");
-  line += ",\"ms\":";
-  if (elapsed_ns >= 0) {
-    char ms[32];
-    const int n = std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(elapsed_ns) / 1e6);
-    line.append(ms, static_cast<size_t>(n));
-  } else {
-    line += "null";  // refused by the library before pre-routing
-  }
-  line += ",\"msg\":\"request\",\"rid\":" + std::to_string(t_ctx.id) + ",\"route\":";
-  append_json_string(line, t_ctx.route ? t_ctx.route->path : "-");
-  line += ",\"status\":" + std::to_string(res.status) + ",\"ts\":";
-  append_json_string(line, rfc3339(wall_ms()));
-  line += '}';
+  // path), the key's public id, the resolved client address.
+  AccessLogEntry e;
+  e.client = t_ctx.client;
+  if (t_ctx.key) e.key_id = &t_ctx.key->id;
+  if (t_ctx.route) e.method = t_ctx.route->method, e.route = t_ctx.route->path;
+  if (elapsed_ns >= 0) e.ms = static_cast<double>(elapsed_ns) / 1e6;
+  e.rid = t_ctx.id;
+  e.status = res.status;
+  e.wall_ms = wall_ms();
+  std::string line = access_log_line(e);
   (void)req;
   Log::instance().line(std::move(line));
 }
@@ -879,6 +875,10 @@ void Server::set_lifecycle_hook(std::function<void(const char*)> hook) {
 
 void Server::run() {
   auto& i = *impl_;
+  {
+    std::lock_guard lock(i.stop_mu);
+    i.ran = true;
+  }
   i.workers->start();  // pending jobs from before are queued, oldest first
   i.maintenance = std::jthread([&i](std::stop_token st) {
     set_thread_name("mlg-maint");
@@ -910,7 +910,7 @@ void Server::stop() {
     Log::instance().warn("could not save state at shutdown", {{"error", e.what()}});
   }
   i.store.reset();  // commits what is queued, checkpoints, closes
-  Log::instance().info("stopped");
+  if (i.ran) Log::instance().info("stopped");
   Log::instance().flush();
 }
 

@@ -10,7 +10,8 @@
 //   server.stop();                           // graceful: see below
 //
 // Contract:
-// - The constructor opens (creating) the data directory and its SQLite file,
+// - The constructor checks the configuration (validate_config; ConfigError),
+//   opens (creating) the data directory and its SQLite file,
 //   migrates it, returns jobs interrupted by a crash to `pending`, loads the
 //   keys and the saved rate-limit state. It throws StartupError with a
 //   one-line message on any failure. No global state, no signal handlers.
@@ -34,6 +35,13 @@ namespace mlgate {
 struct StartupError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// A start-up failure caused by a configured value (a rate, a tier name, a
+// certificate or lexicon file that does not load): main.cpp exits 2, as
+// for any other bad value; other StartupErrors (port in use, database) are
+// runtime failures, exit 1.
+struct ConfigError : StartupError {
+  using StartupError::StartupError;
+};
 
 // The model the configuration names (built-in sentiment, or exec).
 std::unique_ptr<Model> make_model(const Config& cfg);
@@ -48,6 +56,8 @@ class Server {
   void bind();
   int port() const;
   void run();
+  // Idempotent. Logs "stopped" only after run() began: a server that never
+  // served (bind() failed) leaves its caller's error as the only line.
   void stop();
   // Called when the server is ready, stopping, and on each watchdog tick;
   // main.cpp forwards these to systemd.

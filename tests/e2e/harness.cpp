@@ -42,7 +42,8 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err_fd) {
+pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err_fd,
+            const std::vector<std::string>& env = {}) {
   std::vector<char*> argv;
   std::string bin = MLGATE_BINARY;
   argv.push_back(bin.data());
@@ -53,6 +54,7 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
     if (in_fd >= 0) dup2(in_fd, 0);
     if (out_fd >= 0) dup2(out_fd, 1);
     if (err_fd >= 0) dup2(err_fd, 2);
+    for (auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
     execv(bin.c_str(), argv.data());
     _exit(127);
   }
@@ -61,7 +63,8 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
 
 }  // namespace
 
-CliResult run_cli(const std::vector<std::string>& args, const std::string& input) {
+CliResult run_cli(const std::vector<std::string>& args, const std::string& input,
+                  const std::vector<std::string>& env) {
   TempDir tmp;
   auto in_path = (tmp.path / "in").string(), out_path = (tmp.path / "out").string(),
        err_path = (tmp.path / "err").string();
@@ -69,7 +72,7 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& input
   int in = open(in_path.c_str(), O_RDONLY);
   int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = spawn(args, in, out, err);
+  pid_t pid = spawn(args, in, out, err, env);
   close(in);
   close(out);
   close(err);

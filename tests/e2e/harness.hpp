@@ -32,8 +32,10 @@ struct CliResult {
   int status;
   std::string out, err;
 };
-// Runs `mlgate ARGS...`, feeding `input` on stdin.
-CliResult run_cli(const std::vector<std::string>& args, const std::string& input = "");
+// Runs `mlgate ARGS...`, feeding `input` on stdin, with `env` ("NAME=VALUE")
+// added to the test's environment.
+CliResult run_cli(const std::vector<std::string>& args, const std::string& input = "",
+                  const std::vector<std::string>& env = {});
 
 class ServerProc {
  public:

@@ -189,13 +189,77 @@ TEST_CASE("a bad environment value names the variable") {
 TEST_CASE("a bad config file gives one line naming the file or the key") {
   CHECK(contains(parse_err({"--config", "/nonexistent/mlgate.json"}), "/nonexistent/mlgate.json"));
   TempFile notjson("{port: 1");
-  CHECK(contains(parse_err({"--config", notjson.path.string()}), "not a JSON object"));
+  CHECK(contains(parse_err({"--config", notjson.path.string()}), "not valid JSON"));
+  CHECK(contains(parse_err({"--config", notjson.path.string()}), "line 1, column 2"));
   TempFile array("[1, 2]");
   CHECK(contains(parse_err({"--config", array.path.string()}), "not a JSON object"));
   TempFile unknown(R"({"prot": 8080})");
   CHECK(contains(parse_err({"--config", unknown.path.string()}), "prot"));
   TempFile badval(R"({"port": "http"})");
   CHECK(contains(parse_err({"--config", badval.path.string()}), "port"));
+  TempFile badtype(R"({"host": 5})");
+  CHECK(contains(parse_err({"--config", badtype.path.string()}), "expected a string"));
+}
+
+TEST_CASE("rates are checked when parsed, not when the server starts") {
+  // These passed parsing and then crashed the server (SIGFPE for the poll
+  // rate, std::terminate for the tier named like the per-address limit).
+  CHECK(contains(parse_err({"--limit-poll", "bogus"}), "--limit-poll"));
+  CHECK(contains(parse_err({"--limit-ip", "50/fortnight"}), "--limit-ip"));
+  CHECK(contains(parse_err({"--limit-auth-fail", "x"}), "--limit-auth-fail"));
+  CHECK(contains(parse_err({"--tier", "premium=fast"}), "premium"));
+  Env env{{{"MLGATE_LIMIT_POLL", "0/s"}}};
+  CHECK(contains(parse_err({}, env), "MLGATE_LIMIT_POLL"));
+}
+
+TEST_CASE("a tier may not take a name the server uses for its own limits") {
+  for (const char* bad : {"ip", "auth_fail", "premium.poll", ".poll", "", "a b", "x/y",
+                          "123456789012345678901234567890123"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(tier_name_error(bad).empty());
+    CHECK(contains(parse_err({"--tier", std::string(bad) + "=5/min"}), "--tier"));
+  }
+  for (const char* good : {"free", "gold", "tier-2", "a.b", "poll", "ip2", "x_poll"}) {
+    CAPTURE(good);
+    CHECK(tier_name_error(good).empty());
+  }
+}
+
+TEST_CASE("validate_config refuses what a program embedding the server could set") {
+  Config sound;
+  sound.data_dir = "/var/lib/kiosk/mlgate";  // the one field without a usable default
+  CHECK(validate_config(sound).empty());
+  CHECK(contains(validate_config(Config{}), "data_dir"));
+  Config c = sound;
+  c.limit_poll = "bogus";
+  CHECK(contains(validate_config(c), "limit_poll"));
+  c = sound;
+  c.tiers["ip"] = "5/min";
+  CHECK(contains(validate_config(c), "reserved"));
+  c = sound;
+  c.tiers.erase("free");
+  CHECK(contains(validate_config(c), "free"));
+  c = sound;
+  c.trusted_proxies = {"10.0.0.1/8"};
+  CHECK(contains(validate_config(c), "trusted_proxy"));
+  c = sound;
+  c.host = "";
+  CHECK(contains(validate_config(c), "host"));
+}
+
+TEST_CASE("a host is an IP address or a host name") {
+  for (const char* good : {"127.0.0.1", "0.0.0.0", "::", "::1", "localhost", "api.example.com", "a-b.c"})
+    CHECK_MESSAGE(parse_ok({"--host", good}).host == good, good);
+  for (const char* bad : {"", "no such host", "a..b", "-a", "a-", "x.", "[::1]", "1.2.3.4:80"})
+    CHECK_MESSAGE(contains(parse_err({"--host", bad}), "--host"), bad);
+}
+
+TEST_CASE("a CORS origin is scheme://host[:port] and nothing else") {
+  CHECK(parse_ok({"--cors-origin", "https://app.example.com:8443"}).cors_origins.size() == 1);
+  CHECK(parse_ok({"--cors-origin", "http://localhost:3000"}).cors_origins.size() == 1);
+  for (const char* bad : {"*", "app.example.com", "https://app.example.com/", "https://", "://x",
+                          "HTTPS://x", "https://a b"})
+    CHECK_MESSAGE(contains(parse_err({"--cors-origin", bad}), "--cors-origin"), bad);
 }
 
 TEST_CASE("usage mistakes give one line") {
