@@ -66,6 +66,21 @@
 
 namespace mlgate {
 
+// One reply line judged against the id of the request it answers, as the
+// protocol above says. Pure (no child involved): predict() acts on it, and
+// the tests and the fuzz target call it on any bytes.
+struct ExecReply {
+  enum Kind {
+    kPrediction,  // well-formed success: `prediction` is set
+    kModelError,  // well-formed {"error": ...}: the job fails, the child stays
+    kOutOfStep,   // anything else: the job fails and the child is replaced
+  };
+  Kind kind = kOutOfStep;
+  Prediction prediction;
+  std::string message;  // the job's error for the two failures
+};
+ExecReply parse_exec_reply(std::string_view line, uint64_t id);
+
 struct ExecOptions {
   std::string command;          // run as /bin/sh -c command
   int64_t timeout_ms = 30'000;  // per job, from the moment it has the child
