@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "printable.hpp"
+
 namespace mlgate {
 namespace {
 
@@ -139,14 +141,15 @@ std::string apply(Config& c, const Option& o, const std::string& v, const std::s
 // for repeatable options; "tier" may also be an object {"free": "5/min"}.
 std::string apply_file(Config& c, const std::string& path) {
   std::ifstream in(path);
-  if (!in) return "cannot read config file " + path;
+  if (!in) return "cannot read config file " + printable(path, 1024);
   auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return "config file " + path + " is not a JSON object";
+  if (j.is_discarded() || !j.is_object())
+    return "config file " + printable(path, 1024) + " is not a JSON object";
   for (auto& [key, val] : j.items()) {
     const Option* opt = nullptr;
     for (auto& o : options())
       if (json_key(o.flag) == key) opt = &o;
-    if (!opt) return "config file " + path + ": unknown key \"" + key + "\"";
+    if (!opt) return "config file " + printable(path, 1024) + ": unknown key \"" + printable(key) + "\"";
     std::vector<std::string> values;
     auto scalar = [](const nlohmann::json& v) {
       return v.is_string() ? v.get<std::string>() : v.dump();
@@ -159,7 +162,7 @@ std::string apply_file(Config& c, const std::string& path) {
       values.push_back(scalar(val));
     }
     for (auto& v : values)
-      if (auto e = apply(c, *opt, v, "config file key " + key); !e.empty()) return e;
+      if (auto e = apply(c, *opt, v, "config file key " + printable(key)); !e.empty()) return e;
   }
   return "";
 }
@@ -167,7 +170,8 @@ std::string apply_file(Config& c, const std::string& path) {
 }  // namespace
 
 std::optional<int64_t> parse_duration_ms(std::string_view s) {
-  if (s.size() < 2) return std::nullopt;
+  // Digits only: from_chars would also take "-0".
+  if (s.size() < 2 || s[0] < '0' || s[0] > '9') return std::nullopt;
   int64_t unit;
   switch (s.back()) {
     case 's': unit = 1000; break;
@@ -198,7 +202,7 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
   std::optional<std::string> file = env("MLGATE_CONFIG");
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0) return {std::nullopt, "unexpected argument: " + a};
+    if (a.rfind("--", 0) != 0) return {std::nullopt, "unexpected argument: " + printable(a)};
     std::string name = a.substr(2), value;
     bool has_value = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
@@ -212,7 +216,7 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
       continue;
     }
     const Option* o = find_option(name);
-    if (!o) return {std::nullopt, "unknown option --" + name};
+    if (!o) return {std::nullopt, "unknown option --" + printable(name)};
     if (!has_value) {
       if (o->is_bool && (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
         value = "true";

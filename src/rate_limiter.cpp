@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "printable.hpp"
+
 namespace mlgate {
 
 // ---------------------------------------------------------------- hashing
@@ -88,14 +90,6 @@ namespace {
 // effectively unlimited tiers such as 1000000000/s.)
 constexpr int64_t kMaxPerSecond = 1'000'000'000;
 constexpr int64_t kMaxBurstSpanNs = int64_t{30} * 24 * 3600 * kNsPerSecond;
-
-// Operator input goes into an error line: keep it printable.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 64) out += "...";
-  return out;
-}
 
 // Strict decimal: digits only (no sign, no spaces). Values past 10^18 are
 // reported as too large rather than wrapped.
