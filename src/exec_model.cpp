@@ -332,13 +332,23 @@ ExecReply parse_exec_reply(std::string_view line, uint64_t id) {
   nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
   if (!r.is_object()) return out_of_step("model response is not a JSON object: " + excerpt(std::string(line)));
   auto rid = r.find("id");
-  if (rid == r.end() || !rid->is_number_unsigned() || rid->get<uint64_t>() != id)
-    return out_of_step("model response has id " + (rid == r.end() ? std::string("missing") : rid->dump()) +
-                       ", expected " + std::to_string(id));
+  if (rid == r.end() || !rid->is_number_unsigned() || rid->get<uint64_t>() != id) {
+    // The id as the child wrote it, in ASCII and cut short: it could be a
+    // megabyte of array, and the message becomes the job's stored error.
+    std::string shown = rid == r.end() ? "missing" : rid->dump(-1, ' ', true);
+    if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
+    return out_of_step("model response has id " + shown + ", expected " + std::to_string(id));
+  }
   if (auto e = r.find("error"); e != r.end()) {
     if (!e->is_string()) return out_of_step("model response has an \"error\" that is not a string");
     std::string msg = e->get<std::string>();
-    if (msg.size() > 1000) msg = msg.substr(0, 1000) + "...";
+    if (msg.size() > 1000) {
+      // Cut at a character boundary: a cut UTF-8 sequence in the stored
+      // error made `mlgate jobs show` fail to print the job.
+      size_t n = 1000;
+      while (n > 0 && (static_cast<unsigned char>(msg[n]) & 0xc0) == 0x80) --n;
+      msg = msg.substr(0, n) + "...";
+    }
     out.kind = ExecReply::kModelError;
     out.message = "model error: " + msg;
     return out;
