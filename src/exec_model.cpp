@@ -162,6 +162,9 @@ ExecModel::~ExecModel() {
 
 Prediction ExecModel::predict(std::string_view text, std::stop_token stop) {
   Slot slot(*this, stop);
+  // A child that died while idle (the OOM killer, an operator's kill) is
+  // reaped and replaced now, rather than failing this job on a dead pipe.
+  if (pid_.load() > 0 && wait_exited(pid_.load(), 0)) kill_child();
   wait_restart_delay(stop);
   if (pid_.load() < 0) spawn();
   // Nothing has been sent yet: a cancellation here leaves the child in step.
