@@ -50,12 +50,13 @@ int status_of(const httplib::Result& r) { return r ? r->status : 0; }
 
 MixedLoad::MixedLoad(const ServerProc& server, std::string key, LoadOptions opt)
     : server_(server), key_(std::move(key)) {
-  for (int i = 0; i < opt.posters; ++i) threads_.emplace_back([this, i] { post_loop(i); });
+  for (int i = 0; i < opt.posters; ++i)
+    threads_.emplace_back([this, i, p = opt.post_pause] { post_loop(i, p); });
   if (opt.pollers) threads_.emplace_back([this] { poll_loop(); });
   if (opt.canceller) threads_.emplace_back([this] { cancel_loop(); });
   if (opt.bad_keys) threads_.emplace_back([this] { bad_key_loop(); });
   if (opt.hostile) threads_.emplace_back([this] { hostile_loop(); });
-  if (opt.key_changes) threads_.emplace_back([this] { key_loop(); });
+  if (opt.key_changes) threads_.emplace_back([this, p = opt.key_pause] { key_loop(p); });
 }
 
 void MixedLoad::stop() {
@@ -107,7 +108,7 @@ std::optional<std::string> MixedLoad::some_accepted(bool recent) {
 // A pause after a failed connection: the server is down (killed, starting).
 static void backoff() { std::this_thread::sleep_for(5ms); }
 
-void MixedLoad::post_loop(int t) {
+void MixedLoad::post_loop(int t, std::chrono::milliseconds pause) {
   int port = -1;
   std::optional<httplib::Client> c;
   for (int n = 0; !stop_; ++n) {
@@ -123,6 +124,7 @@ void MixedLoad::post_loop(int t) {
     } else if (!r) {
       backoff();
     }
+    if (pause.count() > 0) std::this_thread::sleep_for(pause);
   }
 }
 
@@ -136,6 +138,7 @@ void MixedLoad::poll_loop() {
       auto r = c->Get("/jobs/" + *id, h);
       count(status_of(r));
       if (!r) backoff();
+      else if (r->status == 404) ++accepted_404_;
     }
     // A few pages of the list, following next_cursor.
     std::string path = "/jobs?limit=20";
@@ -161,6 +164,7 @@ void MixedLoad::cancel_loop() {
     if (!id) continue;
     auto r = c->Delete("/jobs/" + *id, {{"X-API-Key", key_}});
     count(status_of(r));
+    if (r && r->status == 404) ++accepted_404_;
     if (r && r->status == 200) {
       std::lock_guard lock(mu_);
       canceled_.insert(*id);
@@ -200,7 +204,7 @@ void MixedLoad::hostile_loop() {
   }
 }
 
-void MixedLoad::key_loop() {
+void MixedLoad::key_loop(std::chrono::milliseconds pause) {
   static std::atomic<int> serial{0};
   const std::string dir = server_.dir();
   auto id_of = [&](const std::string& name) -> std::string {
@@ -214,7 +218,8 @@ void MixedLoad::key_loop() {
     while (!s.empty() && s.back() == '\n') s.pop_back();
     return s;
   };
-  while (!stop_) {
+  for (bool first = true; !stop_; first = false) {
+    if (!first) std::this_thread::sleep_for(pause);
     const int n = serial++;
     KeyChange k;
     k.name = "churn-" + std::to_string(getpid()) + "-" + std::to_string(n);
@@ -240,7 +245,6 @@ void MixedLoad::key_loop() {
         keys_.push_back({k.name + " (rotated)", "", line(rot.out), false});
       }
     }
-    std::this_thread::sleep_for(20ms);
   }
 }
 
@@ -270,7 +274,8 @@ std::string KillReport::summary() const {
   s << accepted << " accepted; missing after the kill " << missing_after_kill << ", not final "
     << not_final << ", changed after final " << changed_after_final << ", not claimed once "
     << not_claimed_once << ", cancels lost " << cancels_lost << ", keys lost " << keys_lost
-    << ", revocations lost " << revocations_lost << ", 5xx other than 503 " << http_5xx_not_503;
+    << ", revocations lost " << revocations_lost << ", accepted but 404 " << accepted_not_found
+    << ", 5xx other than 503 " << http_5xx_not_503;
   return s.str();
 }
 
@@ -283,6 +288,7 @@ KillReport check_after_kill(ServerProc& server, const MixedLoad& load, Ledger& l
   for (auto& [status, n] : load.statuses())
     if (status >= 500 && status != 503) rep.http_5xx_not_503 += n;
   rep.accepted = ledger.accepted.size();
+  rep.accepted_not_found = load.accepted_not_found();
 
   const auto at_kill = read_rows(server.dir());
   for (auto& id : ledger.accepted) rep.missing_after_kill += at_kill.count(id) == 0;

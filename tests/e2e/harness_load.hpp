@@ -44,6 +44,8 @@ struct KeyChange {
 
 struct LoadOptions {
   int posters = 3;
+  std::chrono::milliseconds post_pause{0};  // each poster, between POSTs
+  std::chrono::milliseconds key_pause{20};  // between two key changes
   bool pollers = true, canceller = true, bad_keys = true, hostile = true, key_changes = true;
 };
 
@@ -59,14 +61,17 @@ class MixedLoad {
   std::vector<KeyChange> key_changes() const;  // acknowledged by the CLI
   std::map<int, uint64_t> statuses() const;    // every HTTP status seen, counted
   uint64_t requests() const { return requests_.load(); }
+  // GET or DELETE of a job this load had been answered 202 for, answered
+  // 404: a job lost while the server ran.
+  uint64_t accepted_not_found() const { return accepted_404_.load(); }
 
  private:
-  void post_loop(int n);
+  void post_loop(int n, std::chrono::milliseconds pause);
   void poll_loop();
   void cancel_loop();
   void bad_key_loop();
   void hostile_loop();
-  void key_loop();
+  void key_loop(std::chrono::milliseconds pause);
   void count(int status);
   std::optional<std::string> some_accepted(bool recent);
   httplib::Client client() const;
@@ -74,7 +79,7 @@ class MixedLoad {
   const ServerProc& server_;
   const std::string key_;
   std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> requests_{0}, accepted_404_{0};
   mutable std::mutex mu_;  // guards the records below
   std::vector<std::string> accepted_;
   std::set<std::string> canceled_;
@@ -99,10 +104,11 @@ struct KillReport {
   size_t cancels_lost = 0;          // DELETE answered 200, status not canceled
   size_t keys_lost = 0;             // created (exit 0), refused after the restart
   size_t revocations_lost = 0;      // revoked (exit 0), accepted after the restart
+  size_t accepted_not_found = 0;    // an accepted job answered 404 while the server ran
   size_t http_5xx_not_503 = 0;      // from the load's status counts
   bool ok() const {
     return missing_after_kill + not_final + changed_after_final + not_claimed_once + cancels_lost +
-               keys_lost + revocations_lost + http_5xx_not_503 == 0;
+               keys_lost + revocations_lost + accepted_not_found + http_5xx_not_503 == 0;
   }
   std::string summary() const;
 };
