@@ -14,24 +14,11 @@
 #include <cmath>
 #include <string>
 
-#include "fuzz_check.hpp"
-#include "sentiment.hpp"
+#include "score_checks.hpp"
 #include "unicode_text.hpp"
 
-namespace {
-
-void check_scores(const mlgate::SentimentScores& s) {
-  for (double v : {s.neg, s.neu, s.pos}) FUZZ_CHECK(v >= 0.0 && v <= 1.0);
-  FUZZ_CHECK(s.compound >= -1.0 && s.compound <= 1.0);
-  const double sum = s.neg + s.neu + s.pos;
-  FUZZ_CHECK(sum == 0.0 ? s.compound == 0.0 : std::fabs(sum - 1.0) <= 0.0015 + 1e-12);
-}
-
-bool same(const mlgate::SentimentScores& a, const mlgate::SentimentScores& b) {
-  return a.neg == b.neg && a.neu == b.neu && a.pos == b.pos && a.compound == b.compound;
-}
-
-}  // namespace
+using fuzz::check_scores;
+using fuzz::same;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& model = mlgate::SentimentModel::builtin();
