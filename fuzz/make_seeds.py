@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import struct
+import zlib
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -67,8 +68,31 @@ write("validation", [
     b"\xef\xbb\xbf" + body("a BOM before the body").encode(),
 ])
 
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def checksum(body):
+    """key_checksum(): CRC-32 of the body as six base62 characters."""
+    crc = zlib.crc32(body.encode()) & 0xFFFFFFFF
+    out = ""
+    for _ in range(6):
+        out = ALPHABET[crc % 62] + out
+        crc //= 62
+    return out
+
+
+def valid_key(body):
+    return "mlg_" + body + checksum(body)
+
+
 KEY = "mlg_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
-write("api_key", [
+BODIES = ["A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6", "0" * 32, "z" * 32, ALPHABET[:32], ALPHABET[30:62],
+          "Zz9" * 10 + "Qq"]
+write("api_key", [valid_key(b) for b in BODIES] + [
+    valid_key(BODIES[0])[:-1] + "x",
+    valid_key(BODIES[0])[:10] + "!" + valid_key(BODIES[0])[11:],
+    valid_key(BODIES[1]) + "\n",
+    " " + valid_key(BODIES[2]),
     KEY + "XXXXXX",
     "mlg_" + "0" * 32 + "000000",
     "mlg_" + "z" * 32 + "zzzzzz",
@@ -109,6 +133,8 @@ write("scopes", [
     "predict", "read", "admin", "metrics", "predict,read", "predict,read,admin,metrics",
     "read,predict", "predict,predict", "predict,", ",read", "predict,,read", "", "Predict",
     "predict read", "predict, read", "write", "predict,read,\x00", "\x0f", "\x01", "metrics,admin",
+    "admin,metrics,read,predict", ",", ",,", "read,read,read", "predictread", "predic", "reads",
+    "metrics\n", "\u0440ead", "admin,", "all", "*",
 ])
 
 CFG_FILE = json.dumps({"port": 8080, "workers": 4, "limit_ip": "10/s",
@@ -256,6 +282,17 @@ write("limiter_snapshot", [
     b"MLGRL1",
     b"",
     snapshot([(1, NOW + 10**15)], seed=b"\0" * 16),
+    snapshot([(2**64 - 1, NOW + 5 * 10**9)]),
+    snapshot([(7, NOW + 10**9)] * 5),
+    snapshot([(i + 1, NOW + 120 * 10**9 + i) for i in range(8)]),
+    snapshot([(i + 1, NOW - i * 10**9) for i in range(8)]),
+    snapshot([(3, NOW + 10**9)]) + b"\0",
+    snapshot([(3, NOW + 10**9)], count=0),
+    snapshot([(3, NOW + 10**9)], count=2**60),
+    b"MLGRL1" + b"\xff" * 24,
+    b"mlgrl1" + snapshot([])[6:],
+    snapshot([(i * 0x9E3779B97F4A7C15 % 2**64 or 1, NOW + (i % 7) * 10**10) for i in range(64)]),
+    snapshot([(1, NOW + 10**9)], seed=b"\xff" * 16),
 ])
 
 write("lexicon", [
