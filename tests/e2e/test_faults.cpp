@@ -181,14 +181,22 @@ TEST_CASE("keys create and revoke with fsync failing exit non-zero and print no 
   };
   const std::string id = list()[0]["id"];
 
-  f.arm("ops=fsync match=mlgate.db errno=EIO");
-  CliResult made = run_cli({"keys", "create", "--name", "unacknowledged", "--data-dir", s.dir()});
-  CHECK(made.status == 1);
-  CHECK(made.out.empty());
-  CliResult revoked = run_cli({"keys", "revoke", id, "--data-dir", s.dir()});
-  CHECK(revoked.status == 1);
-  CHECK(f.injected() > 0);
-  f.disarm();
+  {
+    // The rule from environment variables this time, for the CLI only (no
+    // control file): the server keeps a working disk.
+    ScopedEnv cli;
+    cli.set("MLGATE_FAULT_CONTROL", "");
+    cli.set("MLGATE_FAULT_OPS", "fsync");
+    cli.set("MLGATE_FAULT_MATCH", "mlgate.db");
+    cli.set("MLGATE_FAULT_ERRNO", "EIO");
+    CliResult made = run_cli({"keys", "create", "--name", "unacknowledged", "--data-dir", s.dir()});
+    CHECK(made.status == 1);
+    CHECK(made.out.empty());
+    CliResult revoked = run_cli({"keys", "revoke", id, "--data-dir", s.dir()});
+    CHECK(revoked.status == 1);
+  }
+  CHECK(f.injected() >= 2);
+  CHECK(s.client().Get("/health")->status == 200);
 
   for (auto& k : list()) CHECK(k["name"] != "unacknowledged");
   std::this_thread::sleep_for(500ms);  // the server's key refresh (250 ms)
