@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages mlgate builds, tests and benchmarks with.
 # Nothing else is downloaded, at build time or at run time. Idempotent: asks
 # apt only for what is missing. Needs root (or sudo) the first time.
+#   --bench  also wrk (bench/run.sh)
+#   --fuzz   also clang-14 and libFuzzer (fuzz/, the MLGATE_FUZZ=ON build)
 set -euo pipefail
 # dpkg-dev, file: the package (cpack -G DEB, dpkg-shlibdeps); python3: the
 # example client's test; chromium: the /docs page's browser test (without
@@ -10,7 +12,13 @@ pkgs=(build-essential cmake pkg-config
       libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev zlib1g-dev
       doctest-dev libbenchmark-dev curl sqlite3 dpkg-dev file python3)
 lean=(chromium)
-[[ ${1:-} == --bench ]] && pkgs+=(wrk)
+for arg in "$@"; do
+  case $arg in
+    --bench) pkgs+=(wrk) ;;
+    --fuzz) pkgs+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev) ;;
+    *) echo "usage: scripts/deps.sh [--bench] [--fuzz]" >&2; exit 2 ;;
+  esac
+done
 missing() {
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"

@@ -12,6 +12,7 @@
 
 #include "client_address.hpp"
 #include "rate_limiter.hpp"
+#include "printable.hpp"
 
 namespace mlgate {
 namespace {
@@ -263,20 +264,20 @@ std::string json_error_text(const nlohmann::json::parse_error& e) {
 // for repeatable options; "tier" may also be an object {"free": "5/min"}.
 std::string apply_file(Config& c, const std::string& path) {
   std::ifstream in(path);
-  if (!in) return "cannot read config file " + path + ": " + std::strerror(errno);
+  if (!in) return "cannot read config file " + printable(path, 1024) + ": " + std::strerror(errno);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
-    return "config file " + path + " is not valid JSON: " + json_error_text(e);
+    return "config file " + printable(path, 1024) + " is not valid JSON: " + json_error_text(e);
   }
-  if (!j.is_object()) return "config file " + path + " is not a JSON object";
+  if (!j.is_object()) return "config file " + printable(path, 1024) + " is not a JSON object";
   for (auto& [key, val] : j.items()) {
-    std::string where = "config file " + path + ", key \"" + key + "\"";
+    std::string where = "config file " + printable(path, 1024) + ", key \"" + printable(key) + "\"";
     const Option* opt = nullptr;
     for (auto& o : options())
       if (json_key(o.flag) == key) opt = &o;
-    if (!opt) return "config file " + path + ": unknown key \"" + key + "\"";
+    if (!opt) return "config file " + printable(path, 1024) + ": unknown key \"" + printable(key) + "\"";
     std::vector<std::string> values;
     std::string why;
     auto add = [&](const nlohmann::json& v, const std::string& prefix = "") {
@@ -314,7 +315,8 @@ std::vector<std::string> split_env_list(const std::string& v, bool rates) {
 }  // namespace
 
 std::optional<int64_t> parse_duration_ms(std::string_view s) {
-  if (s.size() < 2) return std::nullopt;
+  // Digits only: from_chars would also take "-0".
+  if (s.size() < 2 || s[0] < '0' || s[0] > '9') return std::nullopt;
   int64_t unit;
   switch (s.back()) {
     case 's': unit = 1000; break;
@@ -345,7 +347,7 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
   std::optional<std::string> file = env("MLGATE_CONFIG");
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0) return {std::nullopt, "unexpected argument: " + a};
+    if (a.rfind("--", 0) != 0) return {std::nullopt, "unexpected argument: " + printable(a)};
     std::string name = a.substr(2), value;
     bool has_value = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
@@ -359,7 +361,7 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
       continue;
     }
     const Option* o = find_option(name);
-    if (!o) return {std::nullopt, "unknown option --" + name};
+    if (!o) return {std::nullopt, "unknown option --" + printable(name)};
     if (!has_value) {
       if (o->type == JsonType::Bool && (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
         value = "true";

@@ -352,14 +352,15 @@ JobStore::CancelResult JobStore::cancel(std::string_view uuid, std::string_view 
       return;
     }
     Stmt& up = c.stmt(
-        "UPDATE jobs SET status='canceled', finished_at=? WHERE seq=? "
-        "AND status IN ('pending','running')");
+        "UPDATE jobs SET status='canceled', finished_at=max(?, coalesce(started_at, created_at)) "
+        "WHERE seq=? AND status IN ('pending','running') RETURNING finished_at");
     StmtGuard g{up};
-    up.bind(1, now_ms).bind(2, job->seq).step();
+    up.bind(1, now_ms).bind(2, job->seq);
+    const int64_t finished_at = up.step() ? up.i64(0) : now_ms;
     res.outcome = job->status == "running" ? CancelOutcome::CanceledRunning
                                            : CancelOutcome::Canceled;
     job->status = "canceled";
-    job->finished_at = now_ms;
+    job->finished_at = finished_at;
     res.job = std::move(job);
   });
   submit(op);
@@ -385,7 +386,7 @@ std::vector<ClaimedJob> JobStore::claim(const std::vector<int64_t>& seqs, int64_
   WriteOp op([&](CachedDb& c) {
     out.clear();  // the op may be replayed after a failed batch
     Stmt& up = c.stmt(
-        "UPDATE jobs SET status='running', started_at=?, attempts=attempts+1 "
+        "UPDATE jobs SET status='running', started_at=max(?, created_at), attempts=attempts+1 "
         "WHERE seq=? AND status='pending' RETURNING uuid, input, attempts");
     for (int64_t seq : seqs) {
       StmtGuard g{up};
@@ -402,12 +403,14 @@ void JobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms) {
   WriteOp op([&](CachedDb& c) {
     terminal = 0;
     // `status='running'` in every update: a job canceled while it ran keeps
-    // its `canceled`, and its late result is dropped.
+    // its `canceled`, and its late result is dropped. Times never run
+    // backwards within a job (max with the earlier one): the wall clock may
+    // step back while a job runs.
     Stmt& done = c.stmt(
         "UPDATE jobs SET status='completed', result_label=?, result_score=?, "
-        "result=?, error=NULL, finished_at=? WHERE seq=? AND status='running'");
+        "result=?, error=NULL, finished_at=max(?, started_at) WHERE seq=? AND status='running'");
     Stmt& failed = c.stmt(
-        "UPDATE jobs SET status='failed', error=?, finished_at=? "
+        "UPDATE jobs SET status='failed', error=?, finished_at=max(?, started_at) "
         "WHERE seq=? AND status='running'");
     Stmt& retry = c.stmt(
         "UPDATE jobs SET status='pending', error=?, run_after=? "

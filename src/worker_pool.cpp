@@ -15,6 +15,15 @@ JobOutcome outcome(JobOutcome::Kind kind, int64_t seq) {
   return o;
 }
 
+// When a retry stored as wall time (`run_after`, on disk so it outlives a
+// restart) is due, on the monotonic clock the queue waits on. The wait is
+// at most the longest backoff: a wall clock stepped back an hour (or a
+// device that booted in 1970) must not hold a retry for that hour.
+int64_t due_mono_ns(int64_t run_after_ms, int64_t max_delay_ms) {
+  const int64_t left_ms = std::clamp<int64_t>(run_after_ms - wall_ms(), 0, max_delay_ms + 1);
+  return mono_ns() + left_ms * 1'000'000;
+}
+
 }  // namespace
 
 WorkerPool::WorkerPool(JobStore& store, Model& model, WorkerOptions opt)
@@ -26,7 +35,7 @@ void WorkerPool::start() {
   {
     std::lock_guard lock(mu_);
     for (auto [seq, run_after] : store_.pending_jobs()) {
-      if (run_after > 0) delayed_.emplace(run_after, seq);
+      if (run_after > 0) delayed_.emplace(due_mono_ns(run_after, opt_.retry_max_ms), seq);
       else ready_.push_back(seq);
     }
   }
@@ -96,7 +105,7 @@ std::vector<int64_t> WorkerPool::take_batch(std::stop_token st) {
   std::unique_lock lock(mu_);
   for (;;) {
     if (stopping_ || st.stop_requested()) return {};
-    int64_t now = wall_ms();
+    int64_t now = mono_ns();
     while (!delayed_.empty() && delayed_.begin()->first <= now) {
       ready_.push_back(delayed_.begin()->second);
       delayed_.erase(delayed_.begin());
@@ -105,7 +114,7 @@ std::vector<int64_t> WorkerPool::take_batch(std::stop_token st) {
     if (delayed_.empty()) {
       cv_.wait(lock, st, [&] { return stopping_ || !ready_.empty(); });
     } else {
-      auto wait = std::chrono::milliseconds(delayed_.begin()->first - now);
+      auto wait = std::chrono::nanoseconds(delayed_.begin()->first - now);
       cv_.wait_for(lock, st, wait, [&] { return stopping_ || !ready_.empty(); });
     }
   }
@@ -125,7 +134,7 @@ void WorkerPool::worker_loop(std::stop_token st) {
     } catch (const std::exception&) {
       // Storage failing: the jobs stay pending on disk; try again shortly.
       std::lock_guard lock(mu_);
-      for (int64_t s : seqs) delayed_.emplace(wall_ms() + 1000, s);
+      for (int64_t s : seqs) delayed_.emplace(mono_ns() + 1'000'000'000, s);
       continue;
     }
     std::vector<JobOutcome> outcomes = run_batch(jobs);
@@ -213,7 +222,7 @@ JobOutcome WorkerPool::run_one(const ClaimedJob& job) {
 void WorkerPool::schedule_retries(const std::vector<JobOutcome>& outcomes) {
   std::lock_guard lock(mu_);
   for (auto& o : outcomes)
-    if (o.kind == JobOutcome::Retry) delayed_.emplace(o.run_after_ms, o.seq);
+    if (o.kind == JobOutcome::Retry) delayed_.emplace(due_mono_ns(o.run_after_ms, opt_.retry_max_ms), o.seq);
 }
 
 }  // namespace mlgate

@@ -72,7 +72,7 @@ class WorkerPool {
   mutable std::mutex mu_;          // guards every member below
   std::condition_variable_any cv_;
   std::deque<int64_t> ready_;
-  std::multimap<int64_t, int64_t> delayed_;  // run_after wall ms -> seq
+  std::multimap<int64_t, int64_t> delayed_;  // due, monotonic ns -> seq
   std::unordered_map<int64_t, std::stop_source> running_;  // seq -> its stop
   std::unordered_map<std::thread::id, int64_t> batch_started_;  // mono ns
   bool stopping_ = false;

@@ -50,6 +50,7 @@ class ServerProc {
   void restart();            // SIGTERM, wait, start again on the same data dir
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
   const std::string& dir() const { return dir_; }
   std::string log() const;   // everything written to stderr so far
   httplib::Client client() const;

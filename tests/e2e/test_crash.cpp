@@ -18,10 +18,12 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "db.hpp"
 #include "harness.hpp"
+#include "harness_load.hpp"
 
 using namespace e2e;
 using namespace std::chrono_literals;
@@ -166,5 +168,33 @@ TEST_CASE("no job answered 202 is lost by a SIGKILL under load, and each complet
     }
     CHECK(changed_after_completion == 0);
     CHECK(not_claimed_once == 0);
+  }
+}
+
+TEST_CASE("SIGKILL at random points of a mixed load, round after round, loses no accepted job, cancel or key change") {
+  // Posters, pollers, a canceller, wrong keys, hostile heads and key
+  // changes from the CLI, killed after a random 0.3-2.5 s, then checked
+  // (harness_load.hpp). bench/soak.sh runs the same rounds 20 times and more;
+  // MLGATE_KILL_ROUNDS sets the count here.
+  const char* env = std::getenv("MLGATE_KILL_ROUNDS");
+  const int rounds = env ? std::atoi(env) : 3;
+  const unsigned seed = std::random_device{}();
+  MESSAGE("seed " << seed);
+  std::mt19937 rng(seed);
+  ServerProc s(kLoadServerArgs);
+  std::string key = s.create_key("load", {"--tier", "fast"});
+  Ledger ledger;
+  for (int round = 1; round <= rounds; ++round) {
+    CAPTURE(round);
+    MixedLoad load(s, key);
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::uniform_int_distribution<int>(300, 2500)(rng)));
+    s.signal(SIGKILL);
+    REQUIRE(s.wait_exit() == 128 + SIGKILL);
+    load.stop();
+    KillReport rep = check_after_kill(s, load, ledger);
+    MESSAGE("round " << round << ": " << rep.summary() << "; " << load.key_changes().size()
+                     << " key changes, " << load.requests() << " requests");
+    CHECK(rep.ok());
   }
 }

@@ -257,6 +257,10 @@ TEST_CASE("a lexicon file replaces the word lexicon") {
     CHECK_THROWS_AS(SentimentModel::from_lexicon_file(write("nan.tsv", "good\tnan\n")), std::runtime_error);
     CHECK_THROWS_AS(SentimentModel::from_lexicon_file(write("utf.tsv", "g\xFFood\t1\n")), std::runtime_error);
     CHECK_THROWS_AS(SentimentModel::from_lexicon_file(write("empty.tsv", "\n\n")), std::runtime_error);
+    // Past 1000 a text's sums can overflow (fuzz/regressions/lexicon).
+    CHECK_THROWS_WITH_AS(SentimentModel::from_lexicon_file(write("huge.tsv", "good\t1e308\n")),
+                         doctest::Contains("outside -1000..1000"), std::runtime_error);
+    CHECK_NOTHROW(SentimentModel::from_lexicon_file(write("wide.tsv", "good\t1000\nbad\t-1000\n")));
   }
   std::filesystem::remove_all(dir);
 }
