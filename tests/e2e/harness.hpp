@@ -48,9 +48,10 @@ class ServerProc {
   void restart();            // SIGTERM, wait, start again on the same data dir
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
   std::string log() const;   // everything written to stderr so far
-  httplib::Client client() const;
+  httplib::Client client() const;  // https (unverified) when started with --tls-cert
 
   // `mlgate keys create --name NAME EXTRA...` against this server's data.
   std::string create_key(const std::string& name, const std::vector<std::string>& extra = {}) const;
