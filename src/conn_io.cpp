@@ -15,50 +15,39 @@ Transport::~Transport() {
 
 ssize_t Transport::recv(char* p, size_t n) {
   if (!ssl_) {
-    for (;;) {
-      ssize_t r = ::recv(fd_, p, n, 0);
-      if (r >= 0) return r;
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        wants_ = POLLIN;
-        return kAgain;
-      }
-      return kError;
-    }
+    ssize_t r = ::recv(fd_, p, n, 0);
+    return r >= 0 ? r : would_block(POLLIN);
   }
   ERR_clear_error();  // SSL_get_error reads this thread's error queue
   size_t got = 0;
   int r = SSL_read_ex(ssl_, p, n, &got);
-  if (r == 1) return static_cast<ssize_t>(got);
+  return r == 1 ? static_cast<ssize_t>(got) : tls_error(r);
+}
+
+ssize_t Transport::send(const char* p, size_t n) {
+  if (!ssl_) {
+    ssize_t r = ::send(fd_, p, n, MSG_NOSIGNAL);
+    return r >= 0 ? r : would_block(POLLOUT);
+  }
+  ERR_clear_error();
+  size_t put = 0;
+  int r = SSL_write_ex(ssl_, p, n, &put);
+  return r == 1 ? static_cast<ssize_t>(put) : tls_error(r);
+}
+
+ssize_t Transport::would_block(short events) {
+  // EINTR too: the caller polls, then calls again.
+  if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return kError;
+  wants_ = events;
+  return kAgain;
+}
+
+ssize_t Transport::tls_error(int r) {
   switch (SSL_get_error(ssl_, r)) {
     case SSL_ERROR_WANT_READ: wants_ = POLLIN; return kAgain;
     case SSL_ERROR_WANT_WRITE: wants_ = POLLOUT; return kAgain;
     // close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) a FIN without one.
     case SSL_ERROR_ZERO_RETURN: return 0;
-    default: return kError;
-  }
-}
-
-ssize_t Transport::send(const char* p, size_t n) {
-  if (!ssl_) {
-    for (;;) {
-      ssize_t r = ::send(fd_, p, n, MSG_NOSIGNAL);
-      if (r >= 0) return r;
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        wants_ = POLLOUT;
-        return kAgain;
-      }
-      return kError;
-    }
-  }
-  ERR_clear_error();
-  size_t put = 0;
-  int r = SSL_write_ex(ssl_, p, n, &put);
-  if (r == 1) return static_cast<ssize_t>(put);
-  switch (SSL_get_error(ssl_, r)) {
-    case SSL_ERROR_WANT_READ: wants_ = POLLIN; return kAgain;
-    case SSL_ERROR_WANT_WRITE: wants_ = POLLOUT; return kAgain;
     default: return kError;
   }
 }

@@ -47,6 +47,9 @@ class Transport {
   void shutdown_write();
 
  private:
+  ssize_t would_block(short events);  // a failed plain call: kAgain or kError
+  ssize_t tls_error(int r);           // a failed SSL call: kAgain, 0 (end) or kError
+
   int fd_;
   SSL* ssl_;
   short wants_ = POLLIN;

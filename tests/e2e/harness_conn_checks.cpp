@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <thread>
 
 #include "harness_wire.hpp"
@@ -24,6 +25,20 @@ std::string post(const std::string& key, const std::string& text) {
 const std::string kGetHealth = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
 
 json body_of(const Reply& r) { return json::parse(r.body, nullptr, false); }
+
+// Sends `bytes` in one write on a new connection; the `count` replies, and
+// no more (checked after a short silence).
+std::vector<Reply> in_one_write(const ServerProc& s, bool tls, const std::string& bytes,
+                                size_t count) {
+  auto c = std::make_unique<WireConn>(s.port(), nullptr, tls);
+  c->send(bytes);
+  REQUIRE(c->read_replies(count, 10s));
+  c->read_until_quiet(300ms);
+  auto rs = c->replies();
+  REQUIRE(rs.size() == count);
+  CHECK_FALSE(c->closed());
+  return rs;
+}
 
 }  // namespace
 
@@ -93,38 +108,25 @@ void check_header_flood(const ServerProc& s, bool tls) {
 void check_pipelining(const ServerProc& s, const std::string& key, bool tls) {
   {
     INFO("GET + GET in one write");
-    WireConn c(s.port(), nullptr, tls);
-    c.send(kGetHealth + "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    REQUIRE(c.read_replies(2, 5s));
-    c.read_until_quiet(300ms);
-    auto rs = c.replies();
-    REQUIRE(rs.size() == 2);
+    auto rs = in_one_write(s, tls, kGetHealth + "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2);
     CHECK(rs[0].status == 200);
     CHECK(body_of(rs[0]).contains("status"));  // /health first
     CHECK(rs[1].status == 200);
     CHECK(body_of(rs[1]).contains("message"));  // then /
-    CHECK_FALSE(c.closed());
   }
   {
     INFO("a refused POST (no key; its body drained) + GET in one write");
-    WireConn c(s.port(), nullptr, tls);
-    c.send(post("", "A perfectly fine text to classify") + kGetHealth);
-    REQUIRE(c.read_replies(2, 5s));
-    c.read_until_quiet(300ms);
-    auto rs = c.replies();
-    REQUIRE(rs.size() == 2);
+    auto rs = in_one_write(s, tls, post("", "A perfectly fine text to classify") + kGetHealth, 2);
     CHECK(rs[0].status == 401);
     CHECK(rs[1].status == 200);
     CHECK(body_of(rs[1]).contains("status"));
   }
   {
     INFO("POST + POST in one write: each stored once");
-    WireConn c(s.port(), nullptr, tls);
-    c.send(post(key, "The first pipelined text is good") + post(key, "The second pipelined text is bad"));
-    REQUIRE(c.read_replies(2, 10s));
-    c.read_until_quiet(300ms);
-    auto rs = c.replies();
-    REQUIRE(rs.size() == 2);
+    auto rs = in_one_write(s, tls,
+                           post(key, "The first pipelined text is good") +
+                               post(key, "The second pipelined text is bad"),
+                           2);
     CHECK(rs[0].status == 202);
     CHECK(rs[1].status == 202);
     std::string a = body_of(rs[0]).value("job_uuid", ""), b = body_of(rs[1]).value("job_uuid", "");
@@ -141,35 +143,32 @@ void check_pipelining(const ServerProc& s, const std::string& key, bool tls) {
 }
 
 void check_half_close(const ServerProc& s, const std::string& key, bool tls) {
-  {
-    INFO("GET, then shutdown(SHUT_WR)");
+  // Sends `request`, half-closes, and expects exactly one answer, then the close.
+  auto half_closed = [&](const std::string& request) {
     WireConn c(s.port(), nullptr, tls);
-    c.send(kGetHealth);
-    c.shutdown_write();
-    REQUIRE(c.read_replies(1, 5s));
-    c.read_until_quiet(2000ms);
-    auto rs = c.replies();
-    REQUIRE(rs.size() == 1);
-    CHECK(rs[0].status == 200);
-    CHECK(c.closed());
-  }
-  {
-    INFO("POST, then shutdown(SHUT_WR): the client learns its job id");
-    WireConn c(s.port(), nullptr, tls);
-    c.send(post(key, "Half closed but still wants an answer"));
+    c.send(request);
     c.shutdown_write();
     REQUIRE(c.read_replies(1, 10s));
     c.read_until_quiet(2000ms);
+    CHECK(c.closed());
     auto rs = c.replies();
     REQUIRE(rs.size() == 1);
-    CHECK(rs[0].status == 202);
-    std::string id = body_of(rs[0]).value("job_uuid", "");
+    return rs[0];
+  };
+  {
+    INFO("GET, then shutdown(SHUT_WR)");
+    CHECK(half_closed(kGetHealth).status == 200);
+  }
+  {
+    INFO("POST, then shutdown(SHUT_WR): the client learns its job id");
+    Reply r = half_closed(post(key, "Half closed but still wants an answer"));
+    CHECK(r.status == 202);
+    std::string id = body_of(r).value("job_uuid", "");
     REQUIRE(!id.empty());
-    CHECK(c.closed());
     auto hc = s.client();
-    auto r = hc.Get("/jobs/" + id, {{"X-API-Key", key}});
-    REQUIRE(r);
-    CHECK(r->status == 200);
+    auto got = hc.Get("/jobs/" + id, {{"X-API-Key", key}});
+    REQUIRE(got);
+    CHECK(got->status == 200);
   }
 }
 

@@ -38,6 +38,20 @@ std::vector<std::unique_ptr<WireConn>> idle_connections(int port, size_t n,
   return conns;
 }
 
+// After `start`, sends one byte every 200 ms (each read is quick, the
+// request never completes) until the server closes or `limit` passes;
+// returns what it answered.
+std::vector<Reply> trickle(WireConn& c, const std::string& start, double limit_ms) {
+  auto t0 = Clock::now();
+  c.send(start);
+  while (!c.closed() && ms_since(t0) < limit_ms) {
+    c.send("a");
+    c.read_until_quiet(200ms);
+  }
+  MESSAGE("trickled request answered after " << ms_since(t0) << " ms");
+  return c.replies();
+}
+
 // One GET /health on a new connection from `source`: the status (0: none).
 int health_from(int port, const char* source, const std::string& extra = "") {
   WireConn c(port, source);
@@ -59,14 +73,7 @@ TEST_CASE("a head trickled past --head-timeout is answered 408 and closed") {
   ServerProc s({"--head-timeout", "1s"});
   WireConn c(s.port());
   auto t0 = Clock::now();
-  c.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ");
-  // A byte every 200 ms: every read is quick, the head never ends.
-  while (!c.closed() && ms_since(t0) < 6000) {
-    c.send("a");
-    c.read_until_quiet(200ms);
-  }
-  auto rs = c.replies();
-  MESSAGE("trickled head answered after " << ms_since(t0) << " ms");
+  auto rs = trickle(c, "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ", 6000);
   REQUIRE(rs.size() == 1);
   CHECK(rs[0].status == 408);
   CHECK(rs[0].get("Connection") == "close");
@@ -79,14 +86,9 @@ TEST_CASE("a body trickled past --body-timeout is answered 408, closed, and noth
   std::string key = s.create_key("alice");
   WireConn c(s.port());
   auto t0 = Clock::now();
-  c.send("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: " + key +
-         "\r\nContent-Length: 200\r\n\r\n{\"text\": \"");
-  while (!c.closed() && ms_since(t0) < 8000) {
-    c.send("a");
-    c.read_until_quiet(200ms);
-  }
-  auto rs = c.replies();
-  MESSAGE("trickled body answered after " << ms_since(t0) << " ms");
+  auto rs = trickle(c, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "X-API-Key: " + key + "\r\nContent-Length: 200\r\n\r\n{\"text\": \"",
+                    8000);
   REQUIRE(rs.size() == 1);
   CHECK(rs[0].status == 408);
   CHECK(json::parse(rs[0].body).contains("detail"));
