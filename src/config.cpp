@@ -64,6 +64,13 @@ std::string set_duration(int64_t& out, const std::string& v, int64_t lo_ms, cons
   return "";
 }
 
+std::string set_positive_duration(int64_t& out, const std::string& v) {
+  auto d = parse_duration_ms(v);
+  if (!d || *d < 1000 || *d > 86'400'000) return "expected a duration from 1s to 1d, such as 10s";
+  out = *d;
+  return "";
+}
+
 std::string set_bool(bool& out, const std::string& v) {
   if (v == "1" || v == "true" || v == "yes" || v == "on") out = true;
   else if (v == "0" || v == "false" || v == "no" || v == "off") out = false;
@@ -179,8 +186,20 @@ const std::vector<Option>& options() {
        [](Config& c, const std::string& v) { return set_int(c.limit_table_size, v, 1024, 100'000'000); }},
       {"max-body", "largest request body in bytes (default 65536)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.max_body_bytes, v, 1024, 16 << 20); }},
-      {"max-connections", "connection threads; past this, 503 (default 256)", false, J::Number,
+      {"max-head-bytes", "largest request line and headers in bytes; past this, 431 (default 65536)",
+       false, J::Number,
+       [](Config& c, const std::string& v) { return set_int(c.max_head_bytes, v, 1024, 1 << 20); }},
+      {"max-connections", "connection threads; past this, 503 (default 1024)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.max_connections, v, 4, 65536); }},
+      {"max-connections-per-address", "open connections of one peer address; past this, 503 "
+       "(default a quarter of --max-connections; behind a proxy, see README)", false, J::Number,
+       [](Config& c, const std::string& v) {
+         return set_int(c.max_connections_per_address, v, 1, 65536);
+       }},
+      {"head-timeout", "time a request's line and headers may take to arrive (default 10s)", false,
+       J::String, [](Config& c, const std::string& v) { return set_positive_duration(c.head_timeout_ms, v); }},
+      {"body-timeout", "time a request's body may take to arrive (default 30s)", false, J::String,
+       [](Config& c, const std::string& v) { return set_positive_duration(c.body_timeout_ms, v); }},
       {"keep-alive-timeout", "seconds an idle connection is kept (default 5)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.keep_alive_timeout_s, v, 1, 3600); }},
       {"cors-origin", "an exact origin allowed by CORS (repeatable; default none)", true, J::String,

@@ -40,9 +40,13 @@ struct Config {
 
   // HTTP.
   size_t max_body_bytes = 64 * 1024;
-  size_t max_connections = 256;  // connection threads; past this, 503
+  size_t max_head_bytes = 64 * 1024;  // request line and headers; past this, 431
+  size_t max_connections = 1024;      // connection threads; past this, 503
+  size_t max_connections_per_address = 0;  // open connections of one peer; 0: max_connections / 4
   int keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
-  int read_timeout_s = 10;       // a request's headers and body must arrive within this per read
+  int64_t head_timeout_ms = 10'000;  // a request's head must arrive within this of its first byte
+  int64_t body_timeout_ms = 30'000;  // its body within this of the head's end
+  int read_timeout_s = 10;       // each write of a response must complete within this
   std::vector<std::string> cors_origins;  // exact origins; none: CORS off
   bool access_log = true;
   std::string tls_cert, tls_key;  // both set: HTTPS

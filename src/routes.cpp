@@ -159,6 +159,17 @@ std::pair<const Route*, bool> find_route(std::string_view method, std::string_vi
   return {nullptr, !path_known};
 }
 
+std::string allowed_methods(std::string_view path) {
+  std::string out;
+  for (const Route& r : kRoutes) {
+    if (!path_matches(r.path, path)) continue;
+    if (!out.empty()) out += ", ";
+    out += r.method;
+    if (std::string_view(r.method) == "GET") out += ", HEAD";
+  }
+  return out;
+}
+
 std::string path_param(std::string_view path) {
   return std::string(path.substr(path.rfind('/') + 1));
 }

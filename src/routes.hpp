@@ -84,6 +84,10 @@ std::vector<RouteAnswer> route_answers(const Route& r);
 // under another method only (405) and {nullptr, true} when it does not (404).
 std::pair<const Route*, bool> find_route(std::string_view method, std::string_view path);
 
+// The methods `path` is served with, for the Allow header of a 405
+// ("GET, HEAD, DELETE"): HEAD wherever GET is; empty for an unknown path.
+std::string allowed_methods(std::string_view path);
+
 // The last path segment ("/jobs/abc" -> "abc").
 std::string path_param(std::string_view path);
 

@@ -21,8 +21,10 @@
 #include "api_key.hpp"
 #include "client_address.hpp"
 #include "clock.hpp"
+#include "conn_loop.hpp"
 #include "conn_pool.hpp"
 #include "docs_page.hpp"
+#include "conn_stream.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "log.hpp"
@@ -42,14 +44,6 @@ using json = nlohmann::json;
 using HR = httplib::Server::HandlerResponse;
 
 namespace {
-
-// The library's listen backlog is a compiled-in 5; the listening socket is
-// a protected member, so a subclass can listen on it again with a real one.
-template <class Base>
-struct BacklogServer : Base {
-  using Base::Base;
-  void raise_backlog(int n) { ::listen(this->svr_sock_, n); }
-};
 
 // What the checks learned about a request, for the handler and the log.
 // Each connection thread serves one request at a time, and the library runs
@@ -76,14 +70,13 @@ void set_detail(Response& res, int status, std::string_view detail) {
   set_json(res, status, json{{"detail", detail}});
 }
 
-// An HTTP token (RFC 9110 5.6.2), the syntax of a field name.
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos))
-      return false;
-  return true;
+// The client waits for 100 Continue before it sends the body (RFC 9110
+// 10.1.1). The connection stream sends that line only once the body is
+// read, that is once pre-routing let the request through; a refusal goes
+// out instead, and the connection then closes, since the client may or may
+// not send the body after a refusal.
+bool expects_continue(const Request& req) {
+  return strcasecmp(req.get_header_value("Expect").c_str(), "100-continue") == 0;
 }
 
 // True when the request may have body bytes that were not read: a declared
@@ -175,8 +168,7 @@ struct Server::Impl {
   std::string default_tier = "free";
 
   ConnPool* pool = nullptr;  // owned by the library once handed over
-  std::unique_ptr<httplib::Server> http;
-  std::function<void(int)> raise_backlog;
+  std::unique_ptr<HttpServer> http;
   int bound_port = -1;
   std::atomic<bool> draining{false};
   std::function<void(const char*)> hook;
@@ -287,23 +279,36 @@ void Server::Impl::build_limiter() {
 }
 
 void Server::Impl::build_http() {
+  ConnOptions co;
+  co.head.max_bytes = cfg.max_head_bytes;
+  co.head_timeout = std::chrono::milliseconds(cfg.head_timeout_ms);
+  co.body_timeout = std::chrono::milliseconds(cfg.body_timeout_ms);
+  co.idle_timeout = std::chrono::seconds(cfg.keep_alive_timeout_s);
+  co.write_timeout = std::chrono::seconds(cfg.read_timeout_s);
+  co.per_address = cfg.max_connections_per_address ? cfg.max_connections_per_address
+                                                   : std::max<size_t>(1, cfg.max_connections / 4);
+  co.ipv6_prefix = cfg.ipv6_prefix;
+  co.on_refused = [this](int status, const std::string& client) {
+    // The access log line and metrics of a refusal made before the library
+    // parsed anything: no route, no key, no timing.
+    t_ctx = RequestCtx{};
+    t_ctx.id = metrics.next_request_id();
+    t_ctx.client = client;
+    Response res;
+    res.status = status;
+    uint64_t id = t_ctx.id;
+    log_request(Request{}, res);  // resets t_ctx
+    return id;
+  };
+  std::unique_ptr<TlsContext> tls;
   if (!cfg.tls_cert.empty()) {
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-    auto s = std::make_unique<BacklogServer<httplib::SSLServer>>(cfg.tls_cert.c_str(),
-                                                                 cfg.tls_key.c_str());
-    if (!s->is_valid()) throw ConfigError("cannot load TLS certificate or key");
-    auto* raw = s.get();
-    raise_backlog = [raw](int n) { raw->raise_backlog(n); };
-    http = std::move(s);
-#else
-    throw StartupError("this build has no TLS support");
-#endif
-  } else {
-    auto s = std::make_unique<BacklogServer<httplib::Server>>();
-    auto* raw = s.get();
-    raise_backlog = [raw](int n) { raw->raise_backlog(n); };
-    http = std::move(s);
+    try {
+      tls = std::make_unique<TlsContext>(cfg.tls_cert, cfg.tls_key);
+    } catch (const std::exception& e) {
+      throw ConfigError(e.what());
+    }
   }
+  http = std::make_unique<HttpServer>(std::move(co), std::move(tls));
   httplib::Server& h = *http;
   h.new_task_queue = [this] {
     // Overflow threads only answer 503; a quarter of the cap (at least 16)
@@ -320,10 +325,7 @@ void Server::Impl::build_http() {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  h.set_keep_alive_max_count(1'000'000);  // a busy connection is not cut after 5 requests
-  h.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
-  h.set_read_timeout(cfg.read_timeout_s, 0);
-  h.set_write_timeout(cfg.read_timeout_s, 0);
+  // Keep-alive, deadlines and timeouts are the connection loop's (ConnOptions).
   h.set_payload_max_length(cfg.max_body_bytes);
   h.set_pre_routing_handler([this](const Request& q, Response& r) { return pre_route(q, r); });
   // POST bodies are read by the library (within the cap), then dispatched here.
@@ -346,6 +348,11 @@ void Server::Impl::build_http() {
     std::string what = "unknown";
     try {
       if (ep) std::rethrow_exception(ep);
+    } catch (const BodyTimeout&) {
+      // The connection loop closes the connection after this answer.
+      res.set_header("Connection", "close");
+      set_detail(res, 408, "Request body not received in time");
+      return;
     } catch (const StorageUnavailable& e) {
       Log::instance().error("storage unavailable", {{"error", e.what()}});
       res.set_header("Retry-After", "5");
@@ -380,19 +387,13 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
     if (!has_body(req)) return HR::Handled;
     // The route is known unless the refusal came before its lookup (415).
     const Route* r = t_ctx.route ? t_ctx.route : find_route(req.method, req.path).first;
-    if (t_ctx.body_len_ok && r && r->has_body) {
+    if (t_ctx.body_len_ok && r && r->has_body && !expects_continue(req)) {
       t_ctx.deferred = true;
       return HR::Unhandled;
     }
     close_after(res);
     return HR::Handled;
   };
-  if (ConnPool::waited()) {
-    res.set_header("Retry-After", "1");
-    set_detail(res, 503, "Server busy; try again later");
-    res.set_header("Connection", "close");
-    return refuse();
-  }
   bool oversized = false;
   if (!check_framing(req, res, oversized)) return refuse();
   t_ctx.client = client_of(req);
@@ -402,9 +403,11 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
     if (res.status == 404) set_detail(res, 404, "Not Found");
     return refuse();
   }
-  auto [route, method_ok] = find_route(req.method, req.path);
+  // HEAD is GET without the body (the library leaves the body out).
+  auto [route, method_ok] = find_route(req.method == "HEAD" ? "GET" : req.method, req.path);
   if (!route) {
     set_detail(res, method_ok ? 404 : 405, method_ok ? "Not Found" : "Method Not Allowed");
+    if (!method_ok) res.set_header("Allow", allowed_methods(req.path));
     return refuse();
   }
   t_ctx.route = route;
@@ -436,20 +439,9 @@ std::string Server::Impl::client_of(const Request& req) {
 // Bodies the library would mishandle are refused before it reads them:
 // chunked or length-less bodies ignore the size cap (CVE-2025-46728), gzip
 // bodies inflate past it (CVE-2026-22776), and a body on a GET would be
-// parsed as the next request.
+// parsed as the next request. The head's size, header count and syntax
+// were checked while it was read (request_head.hpp).
 bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversized) {
-  if (req.headers.size() > 100) {
-    set_detail(res, 431, "Too many request headers");
-    return false;
-  }
-  // RFC 9112 5.1: whitespace between a field name and its colon must be
-  // refused; a lenient proxy may read "Transfer-Encoding : chunked" as the
-  // framing the library does not see.
-  for (const auto& [name, value] : req.headers)
-    if (!is_token(name)) {
-      set_detail(res, 400, "Malformed header name");
-      return false;
-    }
   if (req.has_header("Transfer-Encoding")) {
     set_detail(res, 411, "Transfer-Encoding is not accepted; send Content-Length");
     return false;
@@ -480,10 +472,10 @@ bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversi
     return false;
   }
   // Up to this much is drained so that an ordinary client that sent too
-  // much reads a 413 rather than a reset; beyond it the connection is
-  // closed without reading.
+  // much reads a 413 rather than a reset; beyond it, or when the client
+  // waits for 100 Continue, the connection is closed without reading.
   size_t drain_max = std::max<size_t>(4u << 20, 4 * cfg.max_body_bytes);
-  if (post && *len > cfg.max_body_bytes && *len <= drain_max) {
+  if (post && *len > cfg.max_body_bytes && *len <= drain_max && !expects_continue(req)) {
     oversized = true;
     return true;
   }
@@ -864,7 +856,7 @@ void Server::bind() {
   if (i.bound_port <= 0)
     throw StartupError("cannot listen on " + i.cfg.host + ":" + std::to_string(i.cfg.port) +
                        " (port in use or address not available)");
-  i.raise_backlog(1024);
+  i.http->raise_backlog(1024);
 }
 
 int Server::port() const { return impl_->bound_port; }
@@ -900,7 +892,7 @@ void Server::stop() {
   i.stopped = true;
   if (i.hook) i.hook("STOPPING=1");
   i.draining = true;
-  i.http->stop();  // no new connections; open ones end after their request
+  i.http->stop_and_wake();  // no new connections; idle ones close, busy ones after their request
   i.maintenance = std::jthread();
   i.workers->stop(std::chrono::milliseconds(i.cfg.shutdown_grace_ms));
   try {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -164,7 +165,9 @@ void ServerProc::restart() {
 std::string ServerProc::log() const { return slurp(log_path_); }
 
 httplib::Client ServerProc::client() const {
-  httplib::Client c("127.0.0.1", port_);
+  bool tls = std::find(args_.begin(), args_.end(), "--tls-cert") != args_.end();
+  httplib::Client c((tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_));
+  c.enable_server_certificate_verification(false);  // the tests' own certificates
   // The client writes a POST's headers and body separately: without
   // TCP_NODELAY, Nagle and the peer's delayed ACK add 40 ms to each.
   c.set_tcp_nodelay(true);

@@ -53,7 +53,7 @@ class ServerProc {
   pid_t pid() const { return pid_; }  // -1 when not running
   const std::string& dir() const { return dir_; }
   std::string log() const;   // everything written to stderr so far
-  httplib::Client client() const;
+  httplib::Client client() const;  // https (unverified) when started with --tls-cert
 
   // `mlgate keys create --name NAME EXTRA...` against this server's data.
   std::string create_key(const std::string& name, const std::vector<std::string>& extra = {}) const;

@@ -74,7 +74,11 @@ TEST_CASE("with no flags, environment or file every value is the documented defa
   CHECK(c.cors_origins.empty());
   CHECK(c.access_log);
   CHECK(c.max_body_bytes == 64 * 1024);
-  CHECK(c.max_connections == 256);
+  CHECK(c.max_connections == 1024);  // issue 11 raised it from 256
+  CHECK(c.max_connections_per_address == 0);  // 0: a quarter of max_connections
+  CHECK(c.max_head_bytes == 64 * 1024);
+  CHECK(c.head_timeout_ms == 10'000);
+  CHECK(c.body_timeout_ms == 30'000);
   CHECK(c.retention_ms == 7LL * 24 * 3600 * 1000);
 }
 
@@ -179,6 +183,26 @@ TEST_CASE("bad numbers give one line naming the flag") {
   CHECK(contains(parse_err({"--port", "80x"}), "--port"));
   CHECK(contains(parse_err({"--workers", "0"}), "--workers"));
   CHECK(contains(parse_err({"--max-connections", "-1"}), "--max-connections"));
+}
+
+TEST_CASE("the connection settings: flag, environment and file") {
+  Config c = parse_ok({"--max-head-bytes", "8192", "--head-timeout", "2s", "--body-timeout", "1m",
+                       "--max-connections-per-address", "50"});
+  CHECK(c.max_head_bytes == 8192);
+  CHECK(c.head_timeout_ms == 2000);
+  CHECK(c.body_timeout_ms == 60'000);
+  CHECK(c.max_connections_per_address == 50);
+  Env env{{{"MLGATE_HEAD_TIMEOUT", "3s"}, {"MLGATE_MAX_CONNECTIONS_PER_ADDRESS", "7"}}};
+  CHECK(parse_ok({}, env).head_timeout_ms == 3000);
+  CHECK(parse_ok({}, env).max_connections_per_address == 7);
+  TempFile f(R"({"body_timeout": "45s", "max_head_bytes": 4096})");
+  Config fc = parse_ok({"--config", f.path.string()});
+  CHECK(fc.body_timeout_ms == 45'000);
+  CHECK(fc.max_head_bytes == 4096);
+  CHECK(contains(parse_err({"--head-timeout", "0s"}), "--head-timeout"));
+  CHECK(contains(parse_err({"--body-timeout", "30"}), "--body-timeout"));
+  CHECK(contains(parse_err({"--max-head-bytes", "100"}), "--max-head-bytes"));
+  CHECK(contains(parse_err({"--max-connections-per-address", "0"}), "--max-connections-per-address"));
 }
 
 TEST_CASE("a bad environment value names the variable") {
@@ -295,7 +319,8 @@ TEST_CASE("a bool from the environment or the file") {
 TEST_CASE("the usage text lists every flag with its environment variable") {
   std::string u = serve_usage();
   for (const char* f : {"--port", "--limit-ip", "--trusted-proxy", "--cors-origin", "--access-log",
-                        "--max-connections", "--config"})
+                        "--max-connections", "--max-connections-per-address", "--max-head-bytes",
+                        "--head-timeout", "--body-timeout", "--config"})
     CHECK(contains(u, f));
   CHECK(contains(u, "MLGATE_PORT"));
 }

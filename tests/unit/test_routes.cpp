@@ -134,3 +134,19 @@ TEST_CASE("the OpenAPI document lists every route under its lower-case method") 
     if (r.scope) CHECK(doc["paths"][r.path][m].contains("security"));
   }
 }
+
+TEST_CASE("a 405's Allow lists every method of the path, HEAD wherever GET is") {
+  CHECK(allowed_methods("/health") == "GET, HEAD");
+  CHECK(allowed_methods("/predict") == "POST");
+  CHECK(allowed_methods("/jobs") == "GET, HEAD");
+  CHECK(allowed_methods("/jobs/0190c6f0-1111-7000-8000-000000000000") == "GET, HEAD, DELETE");
+  CHECK(allowed_methods("/nowhere") == "");
+  // Every path that find_route calls 405 has a non-empty Allow.
+  for (const Route& r : routes()) {
+    std::string path = r.path;
+    if (auto b = path.find("{job_uuid}"); b != std::string::npos) path.replace(b, 10, "x");
+    CAPTURE(path);
+    CHECK(is_405("PUT", path));
+    CHECK(!allowed_methods(path).empty());
+  }
+}
