@@ -18,7 +18,6 @@ namespace {
 const std::vector<std::pair<std::string_view, uint32_t>> kKnown = {
     {"predict", mlgate::kScopePredict},
     {"read", mlgate::kScopeRead},
-    {"admin", mlgate::kScopeAdmin},
     {"metrics", mlgate::kScopeMetrics},
 };
 
