@@ -19,14 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::vector<std::string> kFast = {"--tier", "fast=100000/s,burst=100000", "--limit-ip",
-                                        "1000000/s,burst=100000"};
-
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
-  a.insert(a.end(), more.begin(), more.end());
-  return a;
-}
-
 std::string db_path(const ServerProc& s) { return s.dir() + "/mlgate.db"; }
 
 int64_t count_rows(const ServerProc& s, const std::string& where = "1") {
