@@ -87,4 +87,22 @@ void migrate(Db& db) {
   tx.commit();
 }
 
+std::optional<std::string> schema_mismatch(Db& db) {
+  int64_t v = db.pragma_int("user_version");
+  if (v <= 0) return "it is an SQLite database without mlgate's schema (user_version " +
+                    std::to_string(v) + ")";
+  if (v > kSchemaVersion)
+    return "it was written by a newer mlgate (schema version " + std::to_string(v) +
+           "; this one knows up to " + std::to_string(kSchemaVersion) + ")";
+  // The tables of version 1, which every later version keeps.
+  Stmt st = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?");
+  for (const char* table : {"api_keys", "jobs", "meta", "limiter_state"}) {
+    st.bind(1, table);
+    bool found = st.step() && st.i64(0) == 1;
+    st.reset();
+    if (!found) return std::string("it is an SQLite database without mlgate's table \"") + table + "\"";
+  }
+  return std::nullopt;
+}
+
 }  // namespace mlgate

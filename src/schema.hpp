@@ -6,6 +6,9 @@
 // rather than guessed at.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "db.hpp"
 
 namespace mlgate {
@@ -13,5 +16,11 @@ namespace mlgate {
 inline constexpr int kSchemaVersion = 1;
 
 void migrate(Db& db);
+
+// Why the database on `db` is not one this mlgate can use (no schema
+// version, a newer one, a table of ours missing), as a clause for an error
+// line ("it was written by a newer mlgate (...)"), or nullopt. Reads only;
+// throws DbError when the file cannot be read as a database at all.
+std::optional<std::string> schema_mismatch(Db& db);
 
 }  // namespace mlgate

@@ -21,6 +21,7 @@
 #include "client_address.hpp"
 #include "clock.hpp"
 #include "conn_pool.hpp"
+#include "db_file.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "log.hpp"
@@ -150,6 +151,17 @@ std::string presented_key(const Request& req) {
   return "";
 }
 
+// Start-up waits this long for PRAGMA quick_check (which reads the whole
+// file; what that costs is in the README); a check still running then goes
+// on beside the server, and stops for good at the limit.
+constexpr auto kIntegrityWaitAtStart = std::chrono::milliseconds(1000);
+constexpr auto kIntegrityCheckLimit = std::chrono::milliseconds(60'000);
+
+void log_integrity_ok(const IntegrityCheck::Result& r) {
+  Log::instance().info("database checked",
+                       {{"quick_check", r.complete ? "ok" : "stopped at its time limit"}, {"ms", r.ms}});
+}
+
 // The limiter's table as saved at the last shutdown or periodic save.
 std::optional<LimiterSnapshot> load_limiter_state(const std::string& db_path) {
   Db db = Db::open(db_path, true);
@@ -167,6 +179,7 @@ struct Server::Impl {
   std::unique_ptr<Model> model;
   std::string db_path;
   std::unique_ptr<JobStore> store;
+  std::unique_ptr<IntegrityCheck> integrity;  // still running after start-up; maintain() owns it then
   std::unique_ptr<KeyCache> keys;
   std::unique_ptr<RateLimiter> limiter;
   std::unique_ptr<WorkerPool> workers;
@@ -196,6 +209,7 @@ struct Server::Impl {
   void build_http();
   void save_limiter();
   void maintain(std::stop_token st);
+  void take_integrity_result();
 
   // The pre-routing chain.
   HR pre_route(const Request& req, Response& res);
@@ -232,12 +246,35 @@ Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), mode
 }
 
 void Server::Impl::open_storage() {
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) throw StartupError("cannot create data directory " + cfg.data_dir + ": " + ec.message());
+  try {
+    make_private_dir(cfg.data_dir);
+  } catch (const DbFileError& e) {
+    throw StartupError(e.what());
+  }
   if (::access(cfg.data_dir.c_str(), W_OK) != 0)
     throw StartupError("data directory " + cfg.data_dir + " is not writable: " + std::strerror(errno));
   db_path = (std::filesystem::path(cfg.data_dir) / "mlgate.db").string();
+  try {
+    // Never start on a file that is not an mlgate database or is corrupt:
+    // an empty or foreign file would otherwise become an empty database,
+    // every key and job gone without a word.
+    PreparedFile f = prepare_database_file(db_path);
+    if (f.created) Log::instance().info("database created", {{"path", db_path}});
+    if (!f.warning.empty()) Log::instance().warn(f.warning);
+    integrity = std::make_unique<IntegrityCheck>(db_path, kIntegrityCheckLimit);
+  } catch (const DbFileError& e) {
+    throw StartupError(e.what());
+  }
+  // Start-up waits for the check a while; a larger file is checked on while
+  // the server runs (maintain() takes the result).
+  if (auto r = integrity->wait_for(kIntegrityWaitAtStart)) {
+    integrity.reset();
+    if (!r->problem.empty()) throw StartupError(corrupt_file_message(db_path, r->problem));
+    log_integrity_ok(*r);
+  } else {
+    Log::instance().info("database check continues while serving",
+                         {{"waited_ms", kIntegrityWaitAtStart.count()}});
+  }
   try {
     store = std::make_unique<JobStore>(JobStoreOptions{db_path, cfg.queue_max, cfg.max_attempts});
     keys = std::make_unique<KeyCache>(db_path);
@@ -667,17 +704,24 @@ void Server::Impl::h_root(const Request&, Response& res) {
 }
 
 void Server::Impl::h_health(const Request&, Response& res) {
-  bool writable = store->writable();
+  std::string db_failure = store->failure(wall_ms());
   int64_t busy = workers->oldest_running_ns();
   bool stuck = busy > (cfg.exec_timeout_ms + 30'000) * 1'000'000LL;
-  bool ok = writable && !stuck && !draining.load();
-  set_json(res, ok ? 200 : 503,
-           {{"status", ok ? "healthy" : "unhealthy"},
-            {"version", MLGATE_VERSION},
-            {"database", writable ? "ok" : "failing"},
-            {"workers", stuck ? "stuck" : "ok"},
-            {"draining", draining.load()},
-            {"unfinished_jobs", store->unfinished()}});
+  bool draining_now = draining.load();
+  bool ok = db_failure.empty() && !stuck && !draining_now;
+  json body = {{"status", ok ? "healthy" : "unhealthy"},
+               {"version", MLGATE_VERSION},
+               {"database", db_failure.empty() ? "ok" : "failing"},
+               {"workers", stuck ? "stuck" : "ok"},
+               {"draining", draining_now},
+               {"unfinished_jobs", store->unfinished()}};
+  if (!ok) {
+    body["reason"] = !db_failure.empty() ? db_failure
+                     : stuck             ? "a job has run past the model's timeout"
+                                         : "shutting down";
+    res.set_header("Retry-After", "5");
+  }
+  set_json(res, ok ? 200 : 503, body);
 }
 
 void Server::Impl::h_predict(const Request& req, Response& res) {
@@ -819,10 +863,27 @@ void Server::Impl::h_openapi(const Request&, Response& res) {
 
 // ---- lifecycle ----------------------------------------------------------------
 
+void Server::Impl::take_integrity_result() {
+  if (!integrity) return;
+  auto r = integrity->wait_for(std::chrono::milliseconds(0));
+  if (!r) return;
+  integrity.reset();
+  if (!r->problem.empty()) {
+    // Found after start-up: reported by /health until a restart, whose own
+    // check then refuses the file.
+    store->mark_corrupt(r->problem);
+    Log::instance().error("database is corrupt; restore it from a backup",
+                          {{"problem", r->problem}, {"ms", r->ms}});
+  } else {
+    log_integrity_ok(*r);
+  }
+}
+
 void Server::Impl::maintain(std::stop_token st) {
   using namespace std::chrono;
   auto next_slow = steady_clock::now() + seconds(30);
   while (sleep_for(st, milliseconds(250))) {
+    take_integrity_result();
     try {
       keys->refresh();  // CLI changes to keys take effect within a second
     } catch (const std::exception& e) {
@@ -893,6 +954,7 @@ void Server::stop() {
   i.draining = true;
   i.http->stop();  // no new connections; open ones end after their request
   i.maintenance = std::jthread();
+  i.integrity.reset();  // interrupts a check still running
   i.workers->stop(std::chrono::milliseconds(i.cfg.shutdown_grace_ms));
   try {
     i.keys->flush_last_used();
