@@ -118,6 +118,7 @@ JobStore::JobStore(JobStoreOptions opt) : opt_(std::move(opt)) {
   writer_db_ = std::make_unique<CachedDb>(Db::open(opt_.path));
   migrate(writer_db_->db());
   recover();
+  cursor_key_ = database_secret(writer_db_->db(), "cursor_key");
   // The files exist now (the WAL and -shm since the first transaction).
   watch_.emplace(std::vector<std::string>{opt_.path, opt_.path + "-wal", opt_.path + "-shm"});
   writer_ = std::jthread([this](std::stop_token st) {

@@ -43,6 +43,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cursor.hpp"
 #include "db.hpp"
 #include "db_file.hpp"
 
@@ -163,6 +164,8 @@ class JobStore {
   std::string failure(int64_t now_ms) const;
   // An integrity check found `problem`: failure() reports it until a restart.
   void mark_corrupt(const std::string& problem);
+  // This database's key for GET /jobs cursors.
+  const CursorKey& cursor_key() const { return cursor_key_; }
 
  private:
   struct WriteOp;
@@ -183,6 +186,7 @@ class JobStore {
   std::atomic<size_t> unfinished_{0};
   std::atomic<uint64_t> commits_{0}, ops_{0};
   std::atomic<bool> writable_{true};
+  CursorKey cursor_key_{};
 
   // What failure() reports. The atomics let a healthy /health skip the lock.
   static constexpr int64_t kReadFailureWindowMs = 30'000;

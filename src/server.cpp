@@ -21,6 +21,7 @@
 #include "client_address.hpp"
 #include "clock.hpp"
 #include "conn_pool.hpp"
+#include "cursor.hpp"
 #include "db_file.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
@@ -179,6 +180,7 @@ struct Server::Impl {
   std::unique_ptr<Model> model;
   std::string db_path;
   std::unique_ptr<JobStore> store;
+  std::unique_ptr<CursorCodec> cursors;
   std::unique_ptr<IntegrityCheck> integrity;  // still running after start-up; maintain() owns it then
   std::unique_ptr<KeyCache> keys;
   std::unique_ptr<RateLimiter> limiter;
@@ -277,6 +279,7 @@ void Server::Impl::open_storage() {
   }
   try {
     store = std::make_unique<JobStore>(JobStoreOptions{db_path, cfg.queue_max, cfg.max_attempts});
+    cursors = std::make_unique<CursorCodec>(store->cursor_key());
     keys = std::make_unique<KeyCache>(db_path);
   } catch (const std::exception& e) {
     throw StartupError(std::string("cannot open database: ") + e.what());
@@ -814,15 +817,16 @@ void Server::Impl::h_list_jobs(const Request& req, Response& res) {
   }
   std::optional<int64_t> before;
   if (req.has_param("cursor")) {
-    before = decode_cursor(req.get_param_value("cursor"));
+    before = cursors->decode(req.get_param_value("cursor"), t_ctx.key->owner);
     if (!before) return set_json(res, 422, validation_body({"cursor", "invalid cursor", "value_error"}));
   }
   auto page = store->list(t_ctx.key->owner, status, limit, before);
   json jobs = json::array();
   for (auto& j : page.jobs) jobs.push_back(job_to_json(j));
   set_json(res, 200, {{"jobs", jobs},
-                      {"next_cursor", page.next_before ? json(encode_cursor(*page.next_before))
-                                                       : json(nullptr)}});
+                      {"next_cursor", page.next_before
+                                          ? json(cursors->encode(*page.next_before, t_ctx.key->owner))
+                                          : json(nullptr)}});
 }
 
 void Server::Impl::h_cancel_job(const Request& req, Response& res) {
