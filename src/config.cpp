@@ -90,6 +90,9 @@ const std::vector<Option>& options() {
        [](Config& c, const std::string& v) { return set_int(c.max_body_bytes, v, 1024, 16 << 20); }},
       {"max-connections", "connection threads; past this, 503 (default 256)", false, false,
        [](Config& c, const std::string& v) { return set_int(c.max_connections, v, 4, 65536); }},
+      {"max-waiting", "Prefer: wait requests held at once; past it, 202 at once "
+                      "(default a quarter of --max-connections)", false, false,
+       [](Config& c, const std::string& v) { return set_int(c.max_waiting, v, 1, 65536); }},
       {"keep-alive-timeout", "seconds an idle connection is kept (default 5)", false, false,
        [](Config& c, const std::string& v) { return set_int(c.keep_alive_timeout_s, v, 1, 3600); }},
       {"cors-origin", "an exact origin allowed by CORS (repeatable; default none)", true, false,

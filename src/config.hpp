@@ -34,6 +34,7 @@ struct Config {
   // HTTP.
   size_t max_body_bytes = 64 * 1024;
   size_t max_connections = 256;  // connection threads; past this, 503
+  size_t max_waiting = 0;        // Prefer: wait requests held at once (0: max_connections / 4)
   int keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
   int read_timeout_s = 10;       // a request's headers and body must arrive within this per read
   std::vector<std::string> cors_origins;  // exact origins; none: CORS off

@@ -100,6 +100,7 @@ struct ClaimedJob {
 struct JobOutcome {
   enum Kind { Completed, Failed, Retry, Interrupted } kind = Completed;
   int64_t seq = 0;
+  std::string uuid;  // for log lines; the store goes by seq
   std::string label;
   double score = 0;
   std::string detail_json;

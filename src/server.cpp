@@ -163,6 +163,23 @@ void log_integrity_ok(const IntegrityCheck::Result& r) {
                        {{"quick_check", r.complete ? "ok" : "stopped at its time limit"}, {"ms", r.ms}});
 }
 
+// One of at most `max` places for a request that waits (Prefer: wait);
+// held is false when all are taken (or max is 0), and then nothing is held.
+struct WaitSlot {
+  std::atomic<size_t>& count;
+  bool held;
+  WaitSlot(std::atomic<size_t>& c, size_t max) : count(c), held(false) {
+    if (max == 0) return;
+    if (count.fetch_add(1, std::memory_order_relaxed) < max) held = true;
+    else count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~WaitSlot() {
+    if (held) count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  WaitSlot(const WaitSlot&) = delete;
+  WaitSlot& operator=(const WaitSlot&) = delete;
+};
+
 // The limiter's table as saved at the last shutdown or periodic save.
 std::optional<LimiterSnapshot> load_limiter_state(const std::string& db_path) {
   Db db = Db::open(db_path, true);
@@ -188,6 +205,8 @@ struct Server::Impl {
   std::vector<CidrRange> trusted;
   Metrics metrics;
   JobWaiters waiters;
+  std::atomic<size_t> waiting{0};  // requests in a `Prefer: wait` now
+  size_t max_waiting = 0;          // their bound (cfg.max_waiting resolved)
 
   // Policy ids, resolved once.
   PolicyId ip_policy = 0, auth_fail_policy = 0;
@@ -237,12 +256,14 @@ struct Server::Impl {
 };
 
 Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), model(std::move(m)) {
+  max_waiting = cfg.max_waiting ? cfg.max_waiting : std::max<size_t>(1, cfg.max_connections / 4);
   open_storage();
   build_limiter();
   workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});
-  workers->set_on_finished([this](int64_t seq) {
+  workers->set_on_recorded([this](int64_t seq, bool finished) {
     metrics.jobs_finished.fetch_add(1, std::memory_order_relaxed);
-    waiters.notify(seq);
+    // A retry is not an answer: a `Prefer: wait` request waits on.
+    if (finished) waiters.notify(seq);
   });
   build_http();
 }
@@ -775,11 +796,18 @@ void Server::Impl::h_predict(const Request& req, Response& res) {
   }
   metrics.jobs_accepted.fetch_add(1, std::memory_order_relaxed);
   res.set_header("Location", "/jobs/" + r.job.uuid);
-  if (wait_s > 0) {
+  // A waiting request holds its connection thread: past the bound the
+  // preference is not applied (202 at once), so waiters cannot take every
+  // thread from other clients.
+  WaitSlot slot(waiting, wait_s > 0 ? max_waiting : 0);
+  if (wait_s > 0 && !slot.held) metrics.waits_declined.fetch_add(1, std::memory_order_relaxed);
+  if (slot.held) {
     auto token = waiters.expect(r.job.seq);
     workers->submit(r.job.seq);
     if (waiters.wait(token, std::chrono::seconds(wait_s))) {
-      if (auto job = store->get(r.job.uuid, nj.owner)) {
+      auto job = store->get(r.job.uuid, nj.owner);
+      // Only a finished job is the answer the preference asked for.
+      if (job && job->finished()) {
         res.set_header("Preference-Applied", "wait=" + std::to_string(wait_s));
         set_json(res, 200, job_to_json(*job));
         return;
@@ -857,6 +885,11 @@ void Server::Impl::h_metrics(const Request&, Response& res) {
   v.limiter_capacity = limiter->capacity();
   v.conn_threads = pool ? pool->threads() : 0;
   v.log_dropped = Log::instance().dropped();
+  v.waiting = waiting.load(std::memory_order_relaxed);
+  auto we = workers->errors();
+  v.worker_errors_claim = we.claim;
+  v.worker_errors_model = we.model;
+  v.worker_errors_record = we.record;
   res.status = 200;
   res.set_content(metrics.render(v), "text/plain; version=0.0.4");
 }
@@ -956,6 +989,9 @@ void Server::stop() {
   i.stopped = true;
   if (i.hook) i.hook("STOPPING=1");
   i.draining = true;
+  // Requests waiting for a job (Prefer: wait) answer 202 now rather than
+  // hold the stop for up to their full wait.
+  i.waiters.close();
   i.http->stop();  // no new connections; open ones end after their request
   i.maintenance = std::jthread();
   i.integrity.reset();  // interrupts a check still running
