@@ -237,6 +237,7 @@ struct Server::Impl {
   std::string client_of(const Request& req);
   bool check_framing(const Request& req, Response& res, bool& oversized);
   bool check_limit(PolicyId id, const std::string& client, Response& res);
+  void add_ratelimit_items(PolicyId id, const Decision& d);  // RateLimit(-Policy) headers
   bool check_key(const Request& req, Response& res);
   void add_cors(const Request& req, Response& res);
   void finish_headers(Response& res);
@@ -583,8 +584,7 @@ bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversi
   return true;
 }
 
-bool Server::Impl::check_limit(PolicyId id, const std::string& client, Response& res) {
-  Decision d = limiter->decide(id, client, mono_ns());
+void Server::Impl::add_ratelimit_items(PolicyId id, const Decision& d) {
   const RatePolicy& p = limiter->policy(id);
   auto append = [](std::string& s, const std::string& item) {
     if (!s.empty()) s += ", ";
@@ -592,6 +592,11 @@ bool Server::Impl::check_limit(PolicyId id, const std::string& client, Response&
   };
   append(t_ctx.rl_policy, ratelimit_policy_item(p));
   append(t_ctx.rl_state, ratelimit_item(p, d));
+}
+
+bool Server::Impl::check_limit(PolicyId id, const std::string& client, Response& res) {
+  Decision d = limiter->decide(id, client, mono_ns());
+  add_ratelimit_items(id, d);
   if (d.allowed) return true;
   metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
   res.set_header("Retry-After", std::to_string(d.retry_after_s));
@@ -604,6 +609,7 @@ bool Server::Impl::check_key(const Request& req, Response& res) {
   // guess is even looked at, until its failure budget refills.
   Decision budget = limiter->peek(auth_fail_policy, t_ctx.client, mono_ns());
   if (!budget.allowed) {
+    add_ratelimit_items(auth_fail_policy, budget);  // listed when it is what refused
     metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
     res.set_header("Retry-After", std::to_string(budget.retry_after_s));
     set_detail(res, 429, rate_limited_message(budget.retry_after_s));
