@@ -36,10 +36,6 @@ class JobStore::ReaderLease {
 
 namespace {
 
-constexpr const char* kJobColumns =
-    "seq, uuid, owner, key_id, status, input, attempts, result_label, "
-    "result_score, result, error, created_at, started_at, finished_at";
-
 Job read_job(const Stmt& st) {
   Job j;
   j.seq = st.i64(0);
@@ -491,7 +487,6 @@ std::vector<std::pair<int64_t, int64_t>> JobStore::pending_jobs() {
 std::vector<ClaimedJob> JobStore::claim(const std::vector<int64_t>& seqs, int64_t now_ms) {
   std::vector<ClaimedJob> out;
   WriteOp op([&](CachedDb& c) {
-    out.clear();  // the op may be replayed after a failed batch
     Stmt& up = c.stmt(
         "UPDATE jobs SET status='running', started_at=?, attempts=attempts+1 "
         "WHERE seq=? AND status='pending' RETURNING uuid, input, attempts");
@@ -508,7 +503,6 @@ std::vector<ClaimedJob> JobStore::claim(const std::vector<int64_t>& seqs, int64_
 void JobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms) {
   size_t terminal = 0;
   WriteOp op([&](CachedDb& c) {
-    terminal = 0;
     // `status='running'` in every update: a job canceled while it ran keeps
     // its `canceled`, and its late result is dropped.
     Stmt& done = c.stmt(

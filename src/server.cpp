@@ -1,8 +1,8 @@
 // server.cpp: the HTTP layer. The pre-routing handler is a short chain of
 // named checks, cheapest first, each returning early with a complete
-// response (DESIGN.md, "Request pipeline"); the route table below is the
-// one place that says who may call what, read by the checks, the router and
-// the OpenAPI document alike.
+// response (DESIGN.md, "Request pipeline"); the route table (routes.cpp) is
+// the one place that says who may call what, read by the checks, the router
+// and the OpenAPI document alike.
 #include "server.hpp"
 
 #include <httplib.h>
