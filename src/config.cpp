@@ -200,6 +200,9 @@ const std::vector<Option>& options() {
        J::String, [](Config& c, const std::string& v) { return set_positive_duration(c.head_timeout_ms, v); }},
       {"body-timeout", "time a request's body may take to arrive (default 30s)", false, J::String,
        [](Config& c, const std::string& v) { return set_positive_duration(c.body_timeout_ms, v); }},
+      {"max-waiting", "Prefer: wait requests held at once; past it, 202 at once "
+                      "(default a quarter of --max-connections)", false, J::Number,
+       [](Config& c, const std::string& v) { return set_int(c.max_waiting, v, 1, 65536); }},
       {"keep-alive-timeout", "seconds an idle connection is kept (default 5)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.keep_alive_timeout_s, v, 1, 3600); }},
       {"cors-origin", "an exact origin allowed by CORS (repeatable; default none)", true, J::String,

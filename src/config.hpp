@@ -43,6 +43,7 @@ struct Config {
   size_t max_head_bytes = 64 * 1024;  // request line and headers; past this, 431
   size_t max_connections = 1024;      // connection threads; past this, 503
   size_t max_connections_per_address = 0;  // open connections of one peer; 0: max_connections / 4
+  size_t max_waiting = 0;        // Prefer: wait requests held at once (0: max_connections / 4)
   int keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
   int64_t head_timeout_ms = 10'000;  // a request's head must arrive within this of its first byte
   int64_t body_timeout_ms = 30'000;  // its body within this of the head's end

@@ -123,11 +123,21 @@ std::string Metrics::render(const MetricsView& v) const {
       << "\nmlgate_ratelimit_decisions_total{policy=\"" << p.name << "\",result=\"refused\"} " << p.refused
       << '\n';
   counter("mlgate_log_dropped_total", "Log lines dropped because the log queue was full.", v.log_dropped);
+  counter("mlgate_prefer_wait_declined_total",
+          "Prefer: wait not applied (202 at once) because --max-waiting requests were waiting.",
+          waits_declined.load());
+  o << "# HELP mlgate_worker_errors_total Exceptions caught by the workers, by stage (each also logged).\n"
+       "# TYPE mlgate_worker_errors_total counter\n"
+       "mlgate_worker_errors_total{stage=\"claim\"} " << v.worker_errors_claim << '\n'
+    << "mlgate_worker_errors_total{stage=\"model\"} " << v.worker_errors_model << '\n'
+    << "mlgate_worker_errors_total{stage=\"record\"} " << v.worker_errors_record << '\n';
   gauge("mlgate_jobs_unfinished", "Pending and running jobs.", static_cast<double>(v.unfinished));
   gauge("mlgate_jobs_queued", "Jobs waiting for a worker.", static_cast<double>(v.queued));
   gauge("mlgate_jobs_running", "Jobs being run now.", static_cast<double>(v.running));
   gauge("mlgate_keys_loaded", "API keys in memory.", static_cast<double>(v.keys));
   gauge("mlgate_connection_threads", "Threads serving connections.", static_cast<double>(v.conn_threads));
+  gauge("mlgate_prefer_waiting", "Requests holding their answer for a job (Prefer: wait).",
+        static_cast<double>(v.waiting));
   gauge("mlgate_limiter_entries", "Clients in the rate-limit table.", static_cast<double>(v.limiter.entries));
   gauge("mlgate_limiter_capacity", "Capacity of the rate-limit table.", static_cast<double>(v.limiter.capacity));
   o << "# HELP mlgate_build_info The version of this mlgate build (always 1).\n"
@@ -146,7 +156,8 @@ JobWaiters::Token JobWaiters::expect(int64_t seq) {
 
 bool JobWaiters::wait(const Token& t, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  bool done = cv_.wait_for(lock, timeout, [&] { return t.second->done; });
+  cv_.wait_for(lock, timeout, [&] { return t.second->done || closed_; });
+  bool done = t.second->done;
   auto range = waiting_.equal_range(t.first);
   for (auto it = range.first; it != range.second; ++it) {
     if (it->second == t.second) {
@@ -155,6 +166,14 @@ bool JobWaiters::wait(const Token& t, std::chrono::milliseconds timeout) {
     }
   }
   return done;
+}
+
+void JobWaiters::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
 }
 
 void JobWaiters::notify(int64_t seq) {

@@ -21,8 +21,9 @@
 namespace mlgate {
 
 struct MetricsView {  // gauges read at scrape time
-  size_t unfinished = 0, queued = 0, running = 0, keys = 0, conn_threads = 0;
+  size_t unfinished = 0, queued = 0, running = 0, keys = 0, conn_threads = 0, waiting = 0;
   uint64_t commits = 0, committed_ops = 0, log_dropped = 0;
+  uint64_t worker_errors_claim = 0, worker_errors_model = 0, worker_errors_record = 0;
   LimiterStats limiter;
 };
 
@@ -37,7 +38,7 @@ inline constexpr std::array<int64_t, 15> kLatencyBoundsNs = {
 class Metrics {
  public:
   std::atomic<uint64_t> jobs_accepted{0}, jobs_finished{0}, rate_limited{0},
-      auth_failures{0}, queue_full{0};
+      auth_failures{0}, queue_full{0}, waits_declined{0};
 
   uint64_t next_request_id() { return request_ids_.fetch_add(1, std::memory_order_relaxed) + 1; }
   void count_response(int status);
@@ -69,14 +70,18 @@ class JobWaiters {
   using Token = std::pair<int64_t, std::shared_ptr<Waiter>>;
 
   Token expect(int64_t seq);
-  // True when the job finished within `timeout`. Always forgets the token.
+  // True when notify() came for the job within `timeout`; false at the
+  // timeout or once close() was called. Always forgets the token.
   bool wait(const Token& t, std::chrono::milliseconds timeout);
   void notify(int64_t seq);
+  // Wakes every waiter, and every later wait() returns at once (shutdown).
+  void close();
 
  private:
-  std::mutex mu_;  // guards waiting_ and every Waiter::done
+  std::mutex mu_;  // guards waiting_, closed_ and every Waiter::done
   std::condition_variable cv_;
   std::unordered_multimap<int64_t, std::shared_ptr<Waiter>> waiting_;
+  bool closed_ = false;
 };
 
 }  // namespace mlgate

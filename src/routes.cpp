@@ -174,16 +174,6 @@ std::string path_param(std::string_view path) {
   return std::string(path.substr(path.rfind('/') + 1));
 }
 
-std::string encode_cursor(int64_t before) { return "c" + std::to_string(before); }
-
-std::optional<int64_t> decode_cursor(std::string_view c) {
-  if (c.size() < 2 || c[0] != 'c') return std::nullopt;
-  int64_t v = 0;
-  auto r = std::from_chars(c.data() + 1, c.data() + c.size(), v);
-  if (r.ec != std::errc() || r.ptr != c.data() + c.size() || v <= 0) return std::nullopt;
-  return v;
-}
-
 int parse_prefer_wait(std::string_view prefer, int max_s) {
   // Prefer: respond-async, wait=10   (RFC 7240; tokens separated by , or ;)
   size_t pos = 0;

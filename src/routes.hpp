@@ -91,10 +91,6 @@ std::string allowed_methods(std::string_view path);
 // The last path segment ("/jobs/abc" -> "abc").
 std::string path_param(std::string_view path);
 
-// Opaque list cursors (the sequence number, not guessable as a count).
-std::string encode_cursor(int64_t before_seq);
-std::optional<int64_t> decode_cursor(std::string_view cursor);
-
 // "wait=5" in a Prefer header -> 5 (capped at max_s); 0 when absent or malformed.
 int parse_prefer_wait(std::string_view prefer, int max_s);
 

@@ -1,8 +1,8 @@
 // server.cpp: the HTTP layer. The pre-routing handler is a short chain of
 // named checks, cheapest first, each returning early with a complete
-// response (DESIGN.md, "Request pipeline"); the route table below is the
-// one place that says who may call what, read by the checks, the router and
-// the OpenAPI document alike.
+// response (DESIGN.md, "Request pipeline"); the route table (routes.cpp) is
+// the one place that says who may call what, read by the checks, the router
+// and the OpenAPI document alike.
 #include "server.hpp"
 
 #include <httplib.h>
@@ -25,6 +25,8 @@
 #include "conn_pool.hpp"
 #include "docs_page.hpp"
 #include "conn_stream.hpp"
+#include "cursor.hpp"
+#include "db_file.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "log.hpp"
@@ -146,6 +148,34 @@ std::string presented_key(const Request& req) {
   return "";
 }
 
+// Start-up waits this long for PRAGMA quick_check (which reads the whole
+// file; what that costs is in the README); a check still running then goes
+// on beside the server, and stops for good at the limit.
+constexpr auto kIntegrityWaitAtStart = std::chrono::milliseconds(1000);
+constexpr auto kIntegrityCheckLimit = std::chrono::milliseconds(60'000);
+
+void log_integrity_ok(const IntegrityCheck::Result& r) {
+  Log::instance().info("database checked",
+                       {{"quick_check", r.complete ? "ok" : "stopped at its time limit"}, {"ms", r.ms}});
+}
+
+// One of at most `max` places for a request that waits (Prefer: wait);
+// held is false when all are taken (or max is 0), and then nothing is held.
+struct WaitSlot {
+  std::atomic<size_t>& count;
+  bool held;
+  WaitSlot(std::atomic<size_t>& c, size_t max) : count(c), held(false) {
+    if (max == 0) return;
+    if (count.fetch_add(1, std::memory_order_relaxed) < max) held = true;
+    else count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~WaitSlot() {
+    if (held) count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  WaitSlot(const WaitSlot&) = delete;
+  WaitSlot& operator=(const WaitSlot&) = delete;
+};
+
 }  // namespace
 
 struct Server::Impl {
@@ -153,6 +183,8 @@ struct Server::Impl {
   std::unique_ptr<Model> model;
   std::string db_path;
   std::unique_ptr<JobStore> store;
+  std::unique_ptr<CursorCodec> cursors;
+  std::unique_ptr<IntegrityCheck> integrity;  // still running after start-up; maintain() owns it then
   std::unique_ptr<KeyCache> keys;
   std::unique_ptr<SqliteLimiterState> limiter_state;
   std::unique_ptr<Limiter> limiter;
@@ -161,6 +193,8 @@ struct Server::Impl {
   Metrics metrics;
   JobWaiters waiters;
   DocsPage docs = docs_page(openapi_document(MLGATE_VERSION));  // rendered once
+  std::atomic<size_t> waiting{0};  // requests in a `Prefer: wait` now
+  size_t max_waiting = 0;          // their bound (cfg.max_waiting resolved)
 
   // Policy ids, resolved once.
   PolicyId ip_policy = 0, auth_fail_policy = 0;
@@ -183,6 +217,7 @@ struct Server::Impl {
   void build_limiter();
   void build_http();
   void maintain(std::stop_token st);
+  void take_integrity_result();
 
   // The pre-routing chain.
   HR pre_route(const Request& req, Response& res);
@@ -210,6 +245,7 @@ struct Server::Impl {
 
 Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), model(std::move(m)) {
   if (auto e = validate_config(cfg); !e.empty()) throw ConfigError(e);
+  max_waiting = cfg.max_waiting ? cfg.max_waiting : std::max<size_t>(1, cfg.max_connections / 4);
   open_storage();
   build_limiter();
   // The admin CLI cannot see these flags: it reads the tiers from here.
@@ -219,22 +255,47 @@ Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), mode
   if (auto ids = keys->active_outside(cfg.tiers, wall_ms()); !ids.empty())
     Log::instance().warn("keys whose tier is not configured are limited as free", {{"keys", ids}});
   workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});
-  workers->set_on_finished([this](int64_t seq) {
+  workers->set_on_recorded([this](int64_t seq, bool finished) {
     metrics.jobs_finished.fetch_add(1, std::memory_order_relaxed);
-    waiters.notify(seq);
+    // A retry is not an answer: a `Prefer: wait` request waits on.
+    if (finished) waiters.notify(seq);
   });
   build_http();
 }
 
 void Server::Impl::open_storage() {
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) throw StartupError("cannot create data directory " + cfg.data_dir + ": " + ec.message());
+  try {
+    make_private_dir(cfg.data_dir);
+  } catch (const DbFileError& e) {
+    throw StartupError(e.what());
+  }
   if (::access(cfg.data_dir.c_str(), W_OK) != 0)
     throw StartupError("data directory " + cfg.data_dir + " is not writable: " + std::strerror(errno));
   db_path = (std::filesystem::path(cfg.data_dir) / "mlgate.db").string();
   try {
+    // Never start on a file that is not an mlgate database or is corrupt:
+    // an empty or foreign file would otherwise become an empty database,
+    // every key and job gone without a word.
+    PreparedFile f = prepare_database_file(db_path);
+    if (f.created) Log::instance().info("database created", {{"path", db_path}});
+    if (!f.warning.empty()) Log::instance().warn(f.warning);
+    integrity = std::make_unique<IntegrityCheck>(db_path, kIntegrityCheckLimit);
+  } catch (const DbFileError& e) {
+    throw StartupError(e.what());
+  }
+  // Start-up waits for the check a while; a larger file is checked on while
+  // the server runs (maintain() takes the result).
+  if (auto r = integrity->wait_for(kIntegrityWaitAtStart)) {
+    integrity.reset();
+    if (!r->problem.empty()) throw StartupError(corrupt_file_message(db_path, r->problem));
+    log_integrity_ok(*r);
+  } else {
+    Log::instance().info("database check continues while serving",
+                         {{"waited_ms", kIntegrityWaitAtStart.count()}});
+  }
+  try {
     store = std::make_unique<JobStore>(JobStoreOptions{db_path, cfg.queue_max, cfg.max_attempts});
+    cursors = std::make_unique<CursorCodec>(store->cursor_key());
     keys = std::make_unique<KeyCache>(db_path);
   } catch (const std::exception& e) {
     throw StartupError(std::string("cannot open database: ") + e.what());
@@ -658,17 +719,24 @@ void Server::Impl::h_root(const Request&, Response& res) {
 }
 
 void Server::Impl::h_health(const Request&, Response& res) {
-  bool writable = store->writable();
+  std::string db_failure = store->failure(wall_ms());
   int64_t busy = workers->oldest_running_ns();
   bool stuck = busy > (cfg.exec_timeout_ms + 30'000) * 1'000'000LL;
-  bool ok = writable && !stuck && !draining.load();
-  set_json(res, ok ? 200 : 503,
-           {{"status", ok ? "healthy" : "unhealthy"},
-            {"version", MLGATE_VERSION},
-            {"database", writable ? "ok" : "failing"},
-            {"workers", stuck ? "stuck" : "ok"},
-            {"draining", draining.load()},
-            {"unfinished_jobs", store->unfinished()}});
+  bool draining_now = draining.load();
+  bool ok = db_failure.empty() && !stuck && !draining_now;
+  json body = {{"status", ok ? "healthy" : "unhealthy"},
+               {"version", MLGATE_VERSION},
+               {"database", db_failure.empty() ? "ok" : "failing"},
+               {"workers", stuck ? "stuck" : "ok"},
+               {"draining", draining_now},
+               {"unfinished_jobs", store->unfinished()}};
+  if (!ok) {
+    body["reason"] = !db_failure.empty() ? db_failure
+                     : stuck             ? "a job has run past the model's timeout"
+                                         : "shutting down";
+    res.set_header("Retry-After", "5");
+  }
+  set_json(res, ok ? 200 : 503, body);
 }
 
 void Server::Impl::h_predict(const Request& req, Response& res) {
@@ -719,11 +787,18 @@ void Server::Impl::h_predict(const Request& req, Response& res) {
   }
   metrics.jobs_accepted.fetch_add(1, std::memory_order_relaxed);
   res.set_header("Location", "/jobs/" + r.job.uuid);
-  if (wait_s > 0) {
+  // A waiting request holds its connection thread: past the bound the
+  // preference is not applied (202 at once), so waiters cannot take every
+  // thread from other clients.
+  WaitSlot slot(waiting, wait_s > 0 ? max_waiting : 0);
+  if (wait_s > 0 && !slot.held) metrics.waits_declined.fetch_add(1, std::memory_order_relaxed);
+  if (slot.held) {
     auto token = waiters.expect(r.job.seq);
     workers->submit(r.job.seq);
     if (waiters.wait(token, std::chrono::seconds(wait_s))) {
-      if (auto job = store->get(r.job.uuid, nj.owner)) {
+      auto job = store->get(r.job.uuid, nj.owner);
+      // Only a finished job is the answer the preference asked for.
+      if (job && job->finished()) {
         res.set_header("Preference-Applied", "wait=" + std::to_string(wait_s));
         set_json(res, 200, job_to_json(*job));
         return;
@@ -761,15 +836,16 @@ void Server::Impl::h_list_jobs(const Request& req, Response& res) {
   }
   std::optional<int64_t> before;
   if (req.has_param("cursor")) {
-    before = decode_cursor(req.get_param_value("cursor"));
+    before = cursors->decode(req.get_param_value("cursor"), t_ctx.key->owner);
     if (!before) return set_json(res, 422, validation_body({"cursor", "invalid cursor", "value_error"}));
   }
   auto page = store->list(t_ctx.key->owner, status, limit, before);
   json jobs = json::array();
   for (auto& j : page.jobs) jobs.push_back(job_to_json(j));
   set_json(res, 200, {{"jobs", jobs},
-                      {"next_cursor", page.next_before ? json(encode_cursor(*page.next_before))
-                                                       : json(nullptr)}});
+                      {"next_cursor", page.next_before
+                                          ? json(cursors->encode(*page.next_before, t_ctx.key->owner))
+                                          : json(nullptr)}});
 }
 
 void Server::Impl::h_cancel_job(const Request& req, Response& res) {
@@ -799,6 +875,11 @@ void Server::Impl::h_metrics(const Request&, Response& res) {
   v.limiter = limiter->stats();
   v.conn_threads = pool ? pool->threads() : 0;
   v.log_dropped = Log::instance().dropped();
+  v.waiting = waiting.load(std::memory_order_relaxed);
+  auto we = workers->errors();
+  v.worker_errors_claim = we.claim;
+  v.worker_errors_model = we.model;
+  v.worker_errors_record = we.record;
   res.status = 200;
   res.set_content(metrics.render(v), "text/plain; version=0.0.4");
 }
@@ -816,10 +897,27 @@ void Server::Impl::h_docs(const Request&, Response& res) {
 
 // ---- lifecycle ----------------------------------------------------------------
 
+void Server::Impl::take_integrity_result() {
+  if (!integrity) return;
+  auto r = integrity->wait_for(std::chrono::milliseconds(0));
+  if (!r) return;
+  integrity.reset();
+  if (!r->problem.empty()) {
+    // Found after start-up: reported by /health until a restart, whose own
+    // check then refuses the file.
+    store->mark_corrupt(r->problem);
+    Log::instance().error("database is corrupt; restore it from a backup",
+                          {{"problem", r->problem}, {"ms", r->ms}});
+  } else {
+    log_integrity_ok(*r);
+  }
+}
+
 void Server::Impl::maintain(std::stop_token st) {
   using namespace std::chrono;
   auto next_slow = steady_clock::now() + seconds(30);
   while (sleep_for(st, milliseconds(250))) {
+    take_integrity_result();
     try {
       keys->refresh();  // CLI changes to keys take effect within a second
     } catch (const std::exception& e) {
@@ -892,8 +990,12 @@ void Server::stop() {
   i.stopped = true;
   if (i.hook) i.hook("STOPPING=1");
   i.draining = true;
+  // Requests waiting for a job (Prefer: wait) answer 202 now rather than
+  // hold the stop for up to their full wait.
+  i.waiters.close();
   i.http->stop_and_wake();  // no new connections; idle ones close, busy ones after their request
   i.maintenance = std::jthread();
+  i.integrity.reset();  // interrupts a check still running
   i.workers->stop(std::chrono::milliseconds(i.cfg.shutdown_grace_ms));
   try {
     i.keys->flush_last_used();

@@ -11,10 +11,12 @@
 //
 // Contract:
 // - The constructor checks the configuration (validate_config; ConfigError),
-//   opens (creating) the data directory and its SQLite file,
-//   migrates it, returns jobs interrupted by a crash to `pending`, loads the
-//   keys and the saved rate-limit state. It throws StartupError with a
-//   one-line message on any failure. No global state, no signal handlers.
+//   opens (creating) the data directory and its SQLite file, refusing a
+//   file that is not an mlgate database or is corrupt, migrates it, returns
+//   jobs interrupted by a crash to `pending`, loads the keys and the saved
+//   rate-limit state. It throws StartupError with a one-line message on any
+//   failure. No signal handlers. Shared with the rest of the process: the
+//   log (Log::instance()) and per-thread request state.
 // - bind() takes the port; run() serves until stop(). stop() may be called
 //   from any thread, once or more: it stops accepting, answers 503 to new
 //   jobs on open connections, gives running jobs the configured grace,

@@ -250,4 +250,51 @@ int unused_port() {
   return ntohs(addr.sin_port);
 }
 
+const std::vector<std::string> kFast = {"--tier", "fast=100000/s,burst=100000", "--limit-ip",
+                                        "1000000/s,burst=100000"};
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
+
+Load::Load(int port, std::string key, int threads) : port_(port), key_(std::move(key)) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(i); });
+}
+
+void Load::stop() {
+  stop_ = true;
+  threads_.clear();
+}
+
+std::vector<std::string> Load::accepted() {
+  std::lock_guard lock(mu_);
+  return accepted_;
+}
+
+void Load::run(int t) {
+  httplib::Client c("127.0.0.1", port_);
+  c.set_tcp_nodelay(true);  // see ServerProc::client
+  c.set_keep_alive(true);
+  c.set_connection_timeout(1);
+  c.set_read_timeout(10);
+  for (int n = 0; !stop_; ++n) {
+    auto r = post_predict(c, key_,
+                          "Thread " + std::to_string(t) + " says the service was good, visit " +
+                              std::to_string(n));
+    if (r && r->status == 202) {
+      std::string id = json::parse(r->body)["job_uuid"];
+      std::lock_guard lock(mu_);
+      accepted_.push_back(id);
+      ++accepted_n_;
+    } else if (r && r->status == 503) {
+      ++unavailable_;
+      if (!r->has_header("Retry-After")) ++no_retry_after_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    } else if (!r) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the server is gone; don't spin
+    }
+  }
+}
+
 }  // namespace e2e

@@ -10,9 +10,12 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -88,5 +91,35 @@ int unused_port();
 // OpenAPI document does not list (harness_openapi.cpp). ~ServerProc fails
 // the running test for each one.
 std::vector<std::string> undocumented_answers(const std::string& log);
+
+// Server flags that keep limits out of a load test's way: a tier "fast"
+// (for keys made with --tier fast) and a per-address limit nothing reaches.
+extern const std::vector<std::string> kFast;
+// `a`, then `more`.
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more);
+
+// Client threads that POST /predict on keep-alive connections until
+// stopped, remembering every job id answered 202 and counting the 503s
+// (and those without Retry-After).
+class Load {
+ public:
+  Load(int port, std::string key, int threads);
+  ~Load() { stop(); }
+  void stop();
+  size_t accepted_count() const { return accepted_n_.load(); }
+  size_t unavailable_count() const { return unavailable_.load(); }
+  size_t unavailable_without_retry_after() const { return no_retry_after_.load(); }
+  std::vector<std::string> accepted();
+
+ private:
+  void run(int t);
+  int port_;
+  std::string key_;
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> accepted_n_{0}, unavailable_{0}, no_retry_after_{0};
+  std::mutex mu_;  // guards accepted_
+  std::vector<std::string> accepted_;
+  std::vector<std::jthread> threads_;
+};
 
 }  // namespace e2e

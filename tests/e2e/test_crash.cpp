@@ -15,7 +15,6 @@
 // restart (at-least-once execution, exactly-once recorded completion).
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <random>
@@ -54,58 +53,6 @@ int64_t count_unfinished(const std::string& dir) {
   return st.i64(0);
 }
 
-// Client threads that POST as fast as they can on keep-alive connections
-// and remember every job id answered 202.
-class Load {
- public:
-  Load(int port, std::string key, int threads) : port_(port), key_(std::move(key)) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(i); });
-  }
-  ~Load() { stop(); }
-  void stop() {
-    stop_ = true;
-    threads_.clear();
-  }
-  size_t accepted_count() const { return count_.load(); }
-  std::vector<std::string> accepted() {
-    std::lock_guard lock(mu_);
-    return accepted_;
-  }
-
- private:
-  void run(int t) {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_tcp_nodelay(true);  // see ServerProc::client
-    c.set_keep_alive(true);
-    c.set_connection_timeout(1);
-    c.set_read_timeout(10);
-    for (int n = 0; !stop_; ++n) {
-      auto r = post_predict(c, key_,
-                            "Thread " + std::to_string(t) + " says the service was good, visit " +
-                                std::to_string(n));
-      if (r && r->status == 202) {
-        std::string id = json::parse(r->body)["job_uuid"];
-        std::lock_guard lock(mu_);
-        accepted_.push_back(id);
-        ++count_;
-      } else if (!r) {
-        std::this_thread::sleep_for(1ms);  // the server is gone; don't spin
-      }
-    }
-  }
-
-  int port_;
-  std::string key_;
-  std::atomic<bool> stop_{false};
-  std::atomic<size_t> count_{0};
-  std::mutex mu_;
-  std::vector<std::string> accepted_;
-  std::vector<std::jthread> threads_;
-};
-
-const std::vector<std::string> kFastServer = {"--tier", "fast=100000/s,burst=100000",
-                                              "--limit-ip", "1000000/s,burst=100000"};
-
 }  // namespace
 
 TEST_CASE("no job answered 202 is lost by a SIGKILL under load, and each completes exactly once") {
@@ -113,7 +60,7 @@ TEST_CASE("no job answered 202 is lost by a SIGKILL under load, and each complet
   // once the queue and the workers are in full swing.
   for (size_t kill_after : {5u, 400u, 3000u}) {
     CAPTURE(kill_after);
-    ServerProc s(kFastServer);
+    ServerProc s(kFast);
     std::string key = s.create_key("crash", {"--tier", "fast"});
     Load load(s.port(), key, 4);
     auto deadline = std::chrono::steady_clock::now() + 20s;

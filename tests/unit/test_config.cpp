@@ -324,3 +324,27 @@ TEST_CASE("the usage text lists every flag with its environment variable") {
     CHECK(contains(u, f));
   CHECK(contains(u, "MLGATE_PORT"));
 }
+
+TEST_CASE("--max-waiting, MLGATE_MAX_WAITING and \"max_waiting\" bound the waiting requests; 0 means a share") {
+  Env env;
+  auto r = parse_serve_config({}, env.lookup());
+  REQUIRE(r.config);
+  CHECK(r.config->max_waiting == 0);  // resolved by the server: a quarter of max_connections
+  r = parse_serve_config({"--max-waiting", "3"}, env.lookup());
+  REQUIRE(r.config);
+  CHECK(r.config->max_waiting == 3);
+  env.vars["MLGATE_MAX_WAITING"] = "7";
+  r = parse_serve_config({}, env.lookup());
+  REQUIRE(r.config);
+  CHECK(r.config->max_waiting == 7);
+  TempFile f(R"({"max_waiting": 9})");
+  r = parse_serve_config({"--config", f.path.string()}, Env{}.lookup());
+  REQUIRE(r.config);
+  CHECK(r.config->max_waiting == 9);
+  for (const char* bad : {"0", "-1", "x"}) {
+    CAPTURE(bad);
+    r = parse_serve_config({"--max-waiting", bad}, Env{}.lookup());
+    CHECK_FALSE(r.config);
+    CHECK(r.error.find("max-waiting") != std::string::npos);
+  }
+}
