@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -285,11 +286,18 @@ std::string json_error_text(const nlohmann::json::parse_error& e) {
 // Values from the JSON file: strings, numbers, booleans, or arrays of them
 // for repeatable options; "tier" may also be an object {"free": "5/min"}.
 std::string apply_file(Config& c, const std::string& path) {
-  std::ifstream in(path);
+  // A folder opens, then fails on the first read with an exception (it
+  // crashed a --config pointing at one).
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return "cannot read config file " + printable(path, 1024) + ": it is a folder";
+  std::ifstream in(path, std::ios::binary);
   if (!in) return "cannot read config file " + printable(path, 1024) + ": " + std::strerror(errno);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return "cannot read config file " + printable(path, 1024);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text.str());
   } catch (const nlohmann::json::parse_error& e) {
     return "config file " + printable(path, 1024) + " is not valid JSON: " + json_error_text(e);
   }

@@ -50,6 +50,11 @@ KeyRecord read_record(const Stmt& st) {
   return r;
 }
 
+// After a committed change: tells a running server's KeyCache (key_signal.hpp).
+void signal_change(Db& db) {
+  if (const char* path = sqlite3_db_filename(db.raw(), "main"); path && *path) bump_key_signal(path);
+}
+
 void insert_key(Db& db, const std::string& key, const KeyRecord& r) {
   KeyHash h = sha256(key);
   db.prepare(
@@ -108,6 +113,7 @@ NewKey create_key(Db& db, const KeyCreateOptions& opt, int64_t now_ms) {
   r.created_at = now_ms;
   if (opt.expires_in_ms) r.expires_at = now_ms + *opt.expires_in_ms;
   insert_key(db, nk.key, r);
+  signal_change(db);
   return nk;
 }
 
@@ -129,7 +135,9 @@ bool revoke_key(Db& db, std::string_view id, int64_t now_ms) {
   Stmt st = db.prepare(
       "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?");
   st.bind(1, now_ms).bind(2, id).run();
-  return db.changes() > 0;
+  if (db.changes() == 0) return false;
+  signal_change(db);
+  return true;
 }
 
 std::optional<NewKey> rotate_key(Db& db, std::string_view id, int64_t grace_ms,
@@ -154,6 +162,7 @@ std::optional<NewKey> rotate_key(Db& db, std::string_view id, int64_t grace_ms,
       .bind(3, id)
       .run();
   tx.commit();
+  signal_change(db);
   return nk;
 }
 
@@ -174,9 +183,10 @@ std::vector<std::string> server_tiers(Db& db) {
   return out;
 }
 
-KeyCache::KeyCache(const std::string& db_path)
+KeyCache::KeyCache(const std::string& db_path, bool change_signal)
     : db_(Db::open(db_path)), snapshot_(std::make_shared<const Map>()) {
   data_version_stmt_ = db_.prepare("PRAGMA data_version");
+  if (change_signal) signal_ = KeySignal::open(db_path);
   refresh();
 }
 
@@ -242,22 +252,29 @@ std::shared_ptr<const KeyRecord> KeyCache::find_active(const KeyHash& h, int64_t
 
 // A miss used to try a refresh only if none had run for 10 ms, and else
 // gave up: a key created in the 10 ms after another client's wrong key was
-// refused on its first request. Now a miss never gives up; it waits, for
-// an in-flight refresh (the lock) or for the throttle, and the common case
-// (nothing committed since the last check) costs one data_version read.
+// refused on its first request. Now a miss never gives up. The CLI bumps
+// the signal after committing a key and prints the key after that, so a
+// request carrying a new key finds the signal moved; while it has not
+// moved, every miss (a flood of wrong keys included) costs one load. When
+// it has, the miss waits, for an in-flight refresh (the lock) or for the
+// throttle, until a check that began after it has completed.
 void KeyCache::refresh_for_miss(int64_t arrived_ns) {
+  if (signal_ && signal_->read() == signal_seen_.load(std::memory_order_acquire)) return;
   std::unique_lock lock(db_mu_);
   for (;;) {
     if (last_check_ns_ >= arrived_ns) return;  // someone checked since this call began
     const int64_t now = mono_ns();
+    const uint64_t sig = signal_value();
+    if (signal_ && sig == signal_seen_.load(std::memory_order_relaxed)) return;
     const int64_t dv = data_version();
     if (dv == data_version_) {  // no commit since the last check
       last_check_ns_ = now;
+      signal_seen_.store(sig, std::memory_order_release);
       return;
     }
     const int64_t due = last_read_ns_ == INT64_MIN ? now : last_read_ns_ + kMissRefreshNs;
     if (now >= due) {
-      read_generation(dv, now);
+      read_generation(dv, now, sig);
       return;
     }
     lock.unlock();
@@ -270,22 +287,25 @@ bool KeyCache::refresh() {
   std::unique_lock lock(db_mu_, std::try_to_lock);
   if (!lock) return false;
   const int64_t now = mono_ns();
+  const uint64_t sig = signal_value();
   const int64_t dv = data_version();
   if (dv == data_version_) {
     last_check_ns_ = now;
+    signal_seen_.store(sig, std::memory_order_release);
     return false;
   }
-  return read_generation(dv, now);
+  return read_generation(dv, now, sig);
 }
 
 int64_t KeyCache::data_version() {
   // Changes only when another connection commits; read from the WAL index
   // in shared memory, no I/O.
+  data_version_reads_.fetch_add(1, std::memory_order_relaxed);
   StmtGuard guard{data_version_stmt_};
   return data_version_stmt_.step() ? data_version_stmt_.i64(0) : 0;
 }
 
-bool KeyCache::read_generation(int64_t dv, int64_t started_ns) {
+bool KeyCache::read_generation(int64_t dv, int64_t started_ns, uint64_t sig) {
   last_read_ns_ = started_ns;
   generation_reads_.fetch_add(1, std::memory_order_relaxed);
   Stmt st = db_.prepare("SELECT value FROM meta WHERE key = 'keys_generation'");
@@ -295,9 +315,10 @@ bool KeyCache::read_generation(int64_t dv, int64_t started_ns) {
   if (changed) reload();  // may throw: then nothing below is recorded
   generation_ = gen;
   data_version_ = dv;
-  // Only now: a miss that finds last_check_ns_ >= its arrival relies on the
-  // snapshot being complete.
+  // Only now: a miss that finds last_check_ns_ >= its arrival, or the
+  // signal at `sig`, relies on the snapshot being complete.
   last_check_ns_ = started_ns;
+  signal_seen_.store(sig, std::memory_order_release);
   return changed;
 }
 

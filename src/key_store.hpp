@@ -9,12 +9,15 @@
 //   generation number, polled by the server every 250 ms). So a revoked or
 //   rotated key takes effect within a second, and expiry is checked against
 //   the clock on every call.
-// - A well-formed key that is not in the snapshot is looked for again after
-//   a check that began after the call did: every key committed before the
-//   call is found, on its first request. The check is one PRAGMA
-//   data_version (no I/O) while nothing was committed since the last check;
-//   when something was (a job, a key), the key table's generation is read,
-//   at most once per 10 ms for the whole cache: a miss that finds the last
+// - A well-formed key that is not in the snapshot is looked for again once
+//   the snapshot holds every key committed before the call, so a key made
+//   by the CLI works on its first request. The management functions below
+//   bump a shared counter after each change (key_signal.hpp): while it is
+//   what the last refresh saw, a miss costs one memory load and no lock.
+//   Otherwise (or without the signal file) a check that began after the
+//   call is needed: one PRAGMA data_version, and when something was
+//   committed since the last check, a read of the key table's generation,
+//   at most once per 10 ms for the whole cache; a miss that finds the last
 //   read too recent waits (at most 10 ms) for the next one instead of
 //   skipping it. A malformed or wrong-checksum key never touches storage.
 // - A key's plain text is never stored or logged: only its SHA-256.
@@ -35,6 +38,7 @@
 
 #include "api_key.hpp"
 #include "db.hpp"
+#include "key_signal.hpp"
 
 namespace mlgate {
 
@@ -109,8 +113,10 @@ struct KeyHashHasher {
 class KeyCache {
  public:
   // Opens its own connection to `db_path`, used only by refresh() and
-  // flush_last_used(), which the server calls from one maintenance thread.
-  explicit KeyCache(const std::string& db_path);
+  // flush_last_used(), which the server calls from one maintenance thread,
+  // and by misses. `change_signal`: open (creating) the key-change signal
+  // beside the file; false only for tests of the path without it.
+  explicit KeyCache(const std::string& db_path, bool change_signal = true);
 
   // The record of an active key, or nullptr for a missing, malformed,
   // wrong-checksum, unknown, revoked or expired one. Every call hashes the
@@ -138,7 +144,8 @@ class KeyCache {
 
   uint64_t lookups() const { return lookups_.load(std::memory_order_relaxed); }
   uint64_t hashes() const { return hashes_.load(std::memory_order_relaxed); }
-  // How many times the key table's generation was read (a database read).
+  // How many times data_version and the key table's generation were read.
+  uint64_t data_version_reads() const { return data_version_reads_.load(std::memory_order_relaxed); }
   uint64_t generation_reads() const { return generation_reads_.load(std::memory_order_relaxed); }
   size_t size() const;
 
@@ -151,9 +158,11 @@ class KeyCache {
   // Returns once a check that began at or after `arrived_ns` has completed
   // (see the contract above). Throws DbError.
   void refresh_for_miss(int64_t arrived_ns);
-  // Caller holds db_mu_. A check begun at `started_ns` (mono) whose
-  // data_version read gave `dv`: reads the generation, reloads on a change.
-  bool read_generation(int64_t dv, int64_t started_ns);
+  // Caller holds db_mu_. A check begun at `started_ns` (mono), which read
+  // the signal `sig` and then data_version `dv`: reads the generation,
+  // reloads on a change, and records what it saw.
+  bool read_generation(int64_t dv, int64_t started_ns, uint64_t sig);
+  uint64_t signal_value() const { return signal_ ? signal_->read() : 0; }
   int64_t data_version();  // caller holds db_mu_
 
   // Generation reads on behalf of misses, at most this often: a flood of
@@ -166,7 +175,11 @@ class KeyCache {
   int64_t generation_ = -1;
   int64_t last_check_ns_ = INT64_MIN;  // when the last completed check began (mono)
   int64_t last_read_ns_ = INT64_MIN;   // when the generation was last read (mono)
-  std::atomic<uint64_t> generation_reads_{0};
+  std::atomic<uint64_t> generation_reads_{0}, data_version_reads_{0};
+  std::unique_ptr<KeySignal> signal_;  // null: no signal file, always check the database
+  // The signal as read at the start of the last completed check: while the
+  // signal still reads this, no CLI change came after that check.
+  std::atomic<uint64_t> signal_seen_{UINT64_MAX};
   // The current keys, replaced whole, never mutated. A plain mutex around a
   // shared_ptr copy (tens of ns) rather than std::atomic<std::shared_ptr>:
   // g++ 12's implementation unlocks a load with a relaxed store, which

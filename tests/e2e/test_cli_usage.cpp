@@ -171,6 +171,8 @@ TEST_CASE("a config file that is not valid JSON is refused with the line and col
   cfg = write_file(tmp.path / "c.json", "");
   expect_refused({"--config", cfg}, {}, "not valid JSON", data);
   expect_refused({"--config", (tmp.path / "missing.json").string()}, {}, "missing.json", data);
+  fs::create_directory(tmp.path / "folder.json");  // it crashed with std::terminate
+  expect_refused({"--config", (tmp.path / "folder.json").string()}, {}, "folder.json", data);
   // MLGATE_CONFIG too.
   expect_refused({}, {"MLGATE_CONFIG=" + cfg}, "not valid JSON", data);
 }

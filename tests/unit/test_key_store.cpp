@@ -342,26 +342,48 @@ TEST_CASE("a key created after the cache loaded works at once through the miss-r
 TEST_CASE("a key created right after an unknown key was refused works on its first request") {
   // The miss-refresh is throttled for the whole cache; a throttled miss
   // used to be refused without looking, so a key committed in the 10 ms
-  // after someone else's wrong key was refused (issue 12).
-  TempDb t;
-  KeyCache cache(t.path);
-  for (int i = 0; i < 20; ++i) {
-    CAPTURE(i);
-    CHECK_FALSE(cache.authenticate(unknown_key(), T0 + 1));
-    NewKey nk = t.create("late-" + std::to_string(i));
-    CHECK(cache.authenticate(nk.key, T0 + 1));
+  // after someone else's wrong key was refused (issue 12). With the
+  // key-change signal and without it (the database path).
+  for (bool signal : {true, false}) {
+    CAPTURE(signal);
+    TempDb t;
+    KeyCache cache(t.path, signal);
+    for (int i = 0; i < 20; ++i) {
+      CAPTURE(i);
+      CHECK_FALSE(cache.authenticate(unknown_key(), T0 + 1));
+      NewKey nk = t.create("late-" + std::to_string(i));
+      CHECK(cache.authenticate(nk.key, T0 + 1));
+    }
   }
 }
 
-TEST_CASE("a flood of unknown keys reads the key table only when something was committed") {
+TEST_CASE("a flood of unknown keys costs no database read while no key was written") {
   TempDb t;
   t.create("alice");
   KeyCache cache(t.path);
+  uint64_t dv = cache.data_version_reads(), gen = cache.generation_reads();
+  for (int i = 0; i < 1000; ++i) CHECK_FALSE(cache.authenticate(unknown_key(), T0 + 1));
+  // A commit that is not a key change (as every accepted job is) does not
+  // move the signal either.
+  t.db.exec("INSERT INTO meta VALUES ('unrelated', 1)");
+  for (int i = 0; i < 1000; ++i) CHECK_FALSE(cache.authenticate(unknown_key(), T0 + 1));
+  CHECK(cache.data_version_reads() == dv);
+  CHECK(cache.generation_reads() == gen);
+  // A key change does: the next miss looks, once.
+  NewKey bob = t.create("bob");
+  CHECK_FALSE(cache.authenticate(unknown_key(), T0 + 1));
+  CHECK(cache.authenticate(bob.key, T0 + 1));
+  CHECK(cache.generation_reads() == gen + 1);
+}
+
+TEST_CASE("without the signal, unknown keys read the key table only when something was committed") {
+  TempDb t;
+  t.create("alice");
+  KeyCache cache(t.path, false);
   uint64_t reads = cache.generation_reads();
   for (int i = 0; i < 1000; ++i) CHECK_FALSE(cache.authenticate(unknown_key(), T0 + 1));
-  CHECK(cache.generation_reads() == reads);  // nothing committed: no read at all
-  // A commit that is not a key (as every accepted job is) costs at most
-  // one read per miss-refresh interval, not one per miss.
+  CHECK(cache.generation_reads() == reads);  // nothing committed: data_version only
+  // Any commit costs at most one read per miss-refresh interval, not one per miss.
   t.db.exec("INSERT INTO meta VALUES ('unrelated', 1)");
   for (int i = 0; i < 1000; ++i) CHECK_FALSE(cache.authenticate(unknown_key(), T0 + 1));
   CHECK(cache.generation_reads() == reads + 1);
