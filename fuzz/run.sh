@@ -33,7 +33,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -DMLGATE_FUZZ=ON -DMLGATE_TESTS=OFF \
     -DMLGATE_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" >/dev/null
 fi
-cmake --build "$build" -j"$(nproc)" --target fuzz_targets >/dev/null
+nice -n "$niceness" cmake --build "$build" -j"$(nproc)" --target fuzz_targets >/dev/null
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then

@@ -298,14 +298,16 @@ void ExecModel::send(const std::string& line, Clock::time_point deadline,
 
 std::string ExecModel::read_line(Clock::time_point deadline, std::stop_token stop) {
   char buf[65536];
+  const std::string too_long = "model response is longer than " + std::to_string(kMaxResponseBytes) + " bytes";
   for (;;) {
     if (size_t nl = pending_.find('\n'); nl != std::string::npos) {
+      // The read that crossed the limit may also have brought the newline.
+      if (nl > kMaxResponseBytes) fail(too_long);
       std::string line = pending_.substr(0, nl);
       pending_.erase(0, nl + 1);
       return line;
     }
-    if (pending_.size() > kMaxResponseBytes)
-      fail("model response is longer than " + std::to_string(kMaxResponseBytes) + " bytes");
+    if (pending_.size() > kMaxResponseBytes) fail(too_long);
     check_deadline(deadline, stop);
     if (poll_tick(from_child_, POLLIN, deadline) <= 0) continue;
     ssize_t n = read(from_child_, buf, sizeof buf);

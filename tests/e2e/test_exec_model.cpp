@@ -150,6 +150,7 @@ TEST_CASE("exec: garbage answers fail only their own job, each with its reason, 
     json j = run_job(s, key, "please answer " + word + " this time");
     CHECK(j["status"] == "failed");
     const std::string got = j["error"];
+    CAPTURE(got);
     CHECK(got.rfind(error, 0) == 0);
     CHECK(got.size() < 200);
     run_job_ok(s, key);
