@@ -18,9 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::vector<std::string> kFast = {"--tier", "fast=100000/s,burst=100000", "--limit-ip",
-                                        "1000000/s,burst=100000"};
-
 std::string job_id(const httplib::Result& r) {
   REQUIRE(r);
   REQUIRE(r->status == 202);
