@@ -22,11 +22,12 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: mlgate <command> [options]\n"
-    "  serve      run the HTTP job service (mlgate serve --help)\n"
+    "  serve      run the HTTP job service\n"
     "  predict    score texts from stdin or --text, one JSON line each\n"
     "  keys       create | list | show ID | revoke ID | rotate ID [--grace 24h]\n"
     "  jobs       list | show ID | purge --older-than 7d\n"
-    "  version    print the version\n";
+    "  version    print the version\n"
+    "mlgate <command> --help (and mlgate keys create --help, ...) lists a command's options.\n";
 
 std::optional<std::string> env(const std::string& name) {
   const char* v = std::getenv(name.c_str());
@@ -34,14 +35,25 @@ std::optional<std::string> env(const std::string& name) {
 }
 
 int serve(const std::vector<std::string>& args) {
-  if (args.size() > 1 && (args[1] == "--help" || args[1] == "-h")) {
-    std::cout << mlgate::serve_usage();
-    return 0;
+  std::vector<std::string> flags;
+  bool dry_run = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << mlgate::serve_usage();
+      return 0;
+    }
+    if (args[i] == "--dry-run") dry_run = true;
+    else flags.push_back(args[i]);
   }
-  auto parsed = mlgate::parse_serve_config({args.begin() + 1, args.end()}, env);
-  if (!parsed.config) {
-    std::cerr << "mlgate: " << parsed.error << '\n';
+  auto parsed = mlgate::parse_serve_config(flags, env);
+  if (parsed.config && parsed.error.empty()) parsed.error = mlgate::check_config_files(*parsed.config);
+  if (!parsed.error.empty()) {
+    std::cerr << mlgate::stderr_priority_prefix(3) << "mlgate: " << parsed.error << '\n';
     return 2;
+  }
+  if (dry_run) {  // what would be served, e.g. for scripts/quickstart.sh's banner
+    std::cout << mlgate::config_to_json(*parsed.config) << '\n';
+    return 0;
   }
   // SIGTERM and SIGINT are taken by one thread with sigwait(); every other
   // thread inherits the blocked mask, so no handler runs inside the library.
@@ -77,8 +89,8 @@ int serve(const std::vector<std::string>& args) {
     return 2;
   } catch (const mlgate::StartupError& e) {
     mlgate::Log::instance().flush();
-    std::cerr << "mlgate: " << e.what() << '\n';
-    return 1;
+    std::cerr << mlgate::stderr_priority_prefix(3) << "mlgate: " << e.what() << '\n';
+    return dynamic_cast<const mlgate::ConfigError*>(&e) ? 2 : 1;
   }
   mlgate::Log::instance().flush();
   return 0;
@@ -90,7 +102,7 @@ int main(int argc, char** argv) {
   mlgate::tune_malloc();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
-    std::cerr << kUsage;
+    std::cerr << "mlgate: missing command (serve, predict, keys, jobs, version); see mlgate --help\n";
     return 2;
   }
   const std::string& cmd = args[0];
@@ -99,6 +111,14 @@ int main(int argc, char** argv) {
   if (cmd == "keys") return mlgate::run_keys(args, std::cout, std::cerr);
   if (cmd == "jobs") return mlgate::run_jobs(args, std::cout, std::cerr);
   if (cmd == "version" || cmd == "--version") {
+    if (args.size() > 1 && (args[1] == "--help" || args[1] == "-h")) {
+      std::cout << "usage: mlgate version\n  Prints the version.\n";
+      return 0;
+    }
+    if (args.size() > 1) {
+      std::cerr << "mlgate: version takes no argument (got '" << args[1] << "')\n";
+      return 2;
+    }
     std::cout << "mlgate " << MLGATE_VERSION << '\n';
     return 0;
   }
@@ -106,6 +126,6 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
-  std::cerr << "mlgate: unknown command \"" << cmd << "\"\n" << kUsage;
+  std::cerr << "mlgate: unknown command \"" << cmd << "\"; see mlgate --help\n";
   return 2;
 }

@@ -92,7 +92,8 @@ void BM_DecideSpray(benchmark::State& state) {
 }
 BENCHMARK(BM_DecideSpray);
 
-// The same client over and over: the hot-cache floor (hash + lock + GCRA).
+// The same client over and over: the hot-cache floor (hash, lookup, GCRA and
+// the compare-and-swap of the TAT; no lock: the client is known).
 void BM_DecideOneClient(benchmark::State& state) {
   RateLimiter lim({*parse_rate("1000000/s", "ip").policy});
   int64_t now = 0;

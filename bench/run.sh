@@ -7,6 +7,10 @@
 #   BENCH_SKIP_BUILD=1   use the existing build-bench/
 #   BENCH_MICRO_TIME=0.2 seconds per microbenchmark (Google Benchmark min_time)
 #   BENCH_CONNS=32       wrk connections (-t2 -c$BENCH_CONNS)
+#   BENCH_ONLY=a,b       only these scenarios (names as in the table), and none of the
+#                        start-up, size and microbenchmark measurements
+#   BENCH_BUILD_DIR=DIR  the build to measure (default build-bench/; with BENCH_SKIP_BUILD=1
+#                        it may be any build of any commit, e.g. to compare before/after)
 # needs: cmake, g++, wrk, sqlite3, curl, python3 (installed with apt when missing and root).
 #
 # Servers (loopback, each its own temp data dir), started side by side so that
@@ -15,13 +19,16 @@
 #      (to a file), default --limit-auth-fail 20/min
 #   B  as A with --access-log false (the log's cost)
 #   C  as A with --limit-auth-fail 1000000000/s (every wrong key reaches the key check: 401s)
+# Wrong keys: "malformed" (not-a-key: refused by its format, before any lookup) and
+# "well-formed" (mlg_ + 32 base62 + a correct checksum, in no database: looked up, then
+# the miss-refresh of src/key_store.hpp runs).
 set -euo pipefail
 secs=${1:-5}; rounds=${2:-3}
 conns=${BENCH_CONNS:-32}
 micro=${BENCH_MICRO_TIME:-0.2}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-build="$root/build-bench"
+build=${BENCH_BUILD_DIR:-$root/build-bench}
 bin="$build/mlgate"
 
 need=()
@@ -61,6 +68,16 @@ start() { # name extra-flags...
 start A
 start B --access-log false
 start C --limit-auth-fail 1000000000/s
+# A well-formed key that no server knows, made here rather than by the binary
+# under test (the format is public: base62 body, CRC-32 of it in 6 base62 digits).
+wrong_key=$(python3 -c '
+import secrets, zlib
+a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+body = "".join(secrets.choice(a) for _ in range(32))
+c, s = zlib.crc32(body.encode()), ""
+for _ in range(6):
+    s, c = a[c % 62] + s, c // 62
+print("mlg_" + body + s)')
 declare -A key fkey jobid
 for n in A B C; do
   wait_up "${port[$n]}"
@@ -85,20 +102,28 @@ run() { # server key script-or-path
   echo "$rps ${p99:-nan} ${bad:-0} ${err:-0} $(load)"
 }
 
-# name:server:key-kind:what. The failed-key scenario on A goes last in a round:
-# its 429s block the address's valid requests for a few seconds afterwards
+# name:server:key-kind:what; key kinds: key (valid), fkey (valid, 10/s tier), mkey
+# (malformed), wkey (well-formed, unknown). The failed-key scenario on A goes last in
+# a round: its 429s block the address's valid requests for a few seconds afterwards
 # (per-address failure budget), so a pause follows it.
 scen=("health:A:key:/health" "health_nolog:B:key:/health"
       "get_job:A:key:get_job.lua" "get_job_nolog:B:key:get_job.lua"
       "post_predict:A:key:post_predict.lua" "post_predict_nolog:B:key:post_predict.lua"
       "flood_429:A:fkey:post_predict.lua"
-      "bad_key_401:C:key:bad_key.lua"
-      "bad_key:A:key:bad_key.lua")
+      "bad_key_401:C:mkey:bad_key.lua"
+      "wrong_key_401:C:wkey:bad_key.lua"
+      "bad_key:A:mkey:bad_key.lua")
+if [[ -n ${BENCH_ONLY:-} ]]; then
+  only=(); for s in "${scen[@]}"; do [[ ,$BENCH_ONLY, == *,${s%%:*},* ]] && only+=("$s"); done
+  scen=("${only[@]}")
+fi
 declare -A res
 for ((r = 0; r < rounds; r++)); do
   for s in "${scen[@]}"; do
     IFS=: read -r name srv kk what <<<"$s"
-    if [[ $kk == fkey ]]; then k=${fkey[$srv]}; else k=${key[$srv]}; fi
+    case $kk in
+      fkey) k=${fkey[$srv]};; mkey) k=not-a-key;; wkey) k=$wrong_key;; *) k=${key[$srv]};;
+    esac
     res[$name]+="$(run "$srv" "$k" "$what")"$'\n'
   done
   sleep 7  # the failure budget of A's address (20/min) refills before the next round
@@ -138,7 +163,7 @@ print(f"{ms:.1f}")
 EOF
 }
 fill() { # data-dir status count: jobs inserted straight into the table (schema of src/schema.cpp)
-  "$bin" keys create --name fill --data-dir "$1" >/dev/null  # creates and migrates the file
+  "$bin" keys create --init --name fill --data-dir "$1" >/dev/null  # creates and migrates the file
   local fin="NULL" lab="NULL" score="NULL" resj="NULL"
   if [[ $2 == completed ]]; then fin="1700000000000"; lab="'positive'"; score="0.5"; resj="'{\"neg\":0.0,\"neu\":0.5,\"pos\":0.5,\"compound\":0.5}'"; fi
   sqlite3 "$1/mlgate.db" "PRAGMA journal_mode=WAL;
@@ -150,6 +175,8 @@ fill() { # data-dir status count: jobs inserted straight into the table (schema 
            1700000000000 + i, $fin, $fin FROM n;" >/dev/null
 }
 su_med() { for _ in 1 2 3 4 5; do startup_ms "$@"; done | median; }
+su_empty=- su_done=- su_pend=- size_kb=- micro_out=""
+if [[ -z ${BENCH_ONLY:-} ]]; then
 su_empty=$(for _ in 1 2 3 4 5; do rm -rf "$work/su0"; startup_ms "$work/su0"; done | median)
 fill "$work/su_done" completed 100000; su_done=$(su_med "$work/su_done")
 # Pending jobs are re-queued at start (and then run): a fresh copy for each start.
@@ -180,12 +207,14 @@ for r in runs:
 ' "$(basename "$b")" "$work/micro.json")$'\n'
 done
 
+fi
+
 col() { awk -v c="$2" 'NF {print $c}' <<<"${res[$1]}" | median; }
 target() {
   case $1 in
     health|health_nolog) echo ">= 32,000 req/s (1/4 nginx), >= 32,000 (8x seed 4,000)";;
     get_job|get_job_nolog) echo ">= 20,670 (30x seed 689)";;
-    bad_key|bad_key_401) echo ">= 28,935 (15x seed 1,929)";;
+    bad_key|bad_key_401|wrong_key_401) echo ">= 28,935 (15x seed 1,929)";;
     post_predict|post_predict_nolog) echo ">= 13,300 (100x seed 133) and >= 10,000";;
     flood_429) echo "(429s; no target)";;
   esac

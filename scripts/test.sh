@@ -9,15 +9,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 dir=build san=${MLGATE_SANITIZE:-}
-args=(-DCMAKE_BUILD_TYPE=Release)
+# Tests on, whatever an earlier configure of the same folder cached (a
+# cached MLGATE_TESTS=OFF once made this script run no test and exit 0).
+args=(-DCMAKE_BUILD_TYPE=Release -DMLGATE_TESTS=ON)
 if [[ -n $san ]]; then
   dir=build-${san//,/-}
   # -O1 -g1: what the sanitizers recommend (line tables are enough for their
   # stack traces), and the build is several minutes shorter than at -O2 -g.
   # Assertions stay on.
   args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1"
-        "-DMLGATE_SANITIZE=$san" -DMLGATE_BENCH=OFF)
+        "-DMLGATE_SANITIZE=$san" -DMLGATE_TESTS=ON -DMLGATE_BENCH=OFF)
 fi
 cmake -S . -B "$dir" "${args[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"
-cd "$dir" && ctest --output-on-failure --timeout 600 -j"${MLGATE_TEST_JOBS:-2}"
+# --no-tests=error: a build that registered no test is a failure, not a pass.
+cd "$dir" && ctest --no-tests=error --output-on-failure --timeout 600 -j"${MLGATE_TEST_JOBS:-2}"

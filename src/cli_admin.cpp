@@ -1,14 +1,19 @@
 #include "cli_admin.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <map>
 #include <optional>
+#include <set>
 #include <ostream>
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "data_owner.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "schema.hpp"
@@ -26,15 +31,19 @@ constexpr int64_t kMaxDurationMs = 36'500LL * 86'400'000;
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// The database (or a record in it) is not where the command looked: exit 1.
+struct NotFound : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // "--name X", "--name=X", flags without values, and positional words.
 struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
 
-  Args(const std::vector<std::string>& a, size_t from,
-       std::initializer_list<const char*> valued, std::initializer_list<const char*> boolean) {
-    auto is = [](std::initializer_list<const char*> l, const std::string& n) {
+  Args(const std::vector<std::string>& a, size_t from, const std::vector<const char*>& valued,
+       const std::vector<const char*>& boolean) {
+    auto is = [](const std::vector<const char*>& l, const std::string& n) {
       for (auto* x : l)
         if (n == x) return true;
       return false;
@@ -69,31 +78,84 @@ struct Args {
   }
 };
 
-std::string data_dir(const Args& a) {
-  if (auto d = a.get("data-dir")) return *d;
-  if (const char* e = std::getenv("MLGATE_DATA_DIR"); e && *e) return e;
-  return default_data_dir([](const std::string& n) -> std::optional<std::string> {
-    const char* v = std::getenv(n.c_str());
-    return v ? std::optional<std::string>(v) : std::nullopt;
-  });
+std::optional<std::string> getenv_opt(const std::string& n) {
+  const char* v = std::getenv(n.c_str());
+  return v ? std::optional<std::string>(v) : std::nullopt;
 }
 
-Db open_db(const Args& a) {
-  std::string dir = data_dir(a);
-  std::filesystem::create_directories(dir);
-  Db db = Db::open((std::filesystem::path(dir) / "mlgate.db").string());
+// The server's configuration as this command can know it: --config FILE
+// (or MLGATE_CONFIG), the MLGATE_* environment, and --data-dir. It gives
+// the data directory and the tiers the server is told about. Refused (exit
+// 2) when it is malformed, as `serve` would refuse it.
+Config server_config(const Args& a) {
+  std::vector<std::string> args;
+  if (auto f = a.get("config")) args.insert(args.end(), {"--config", *f});
+  if (auto d = a.get("data-dir")) args.insert(args.end(), {"--data-dir", *d});
+  auto r = parse_serve_config(args, getenv_opt);
+  if (!r.config) throw UsageError(r.error);
+  return *r.config;
+}
+
+// The server's database, never created here: a command run from the wrong
+// folder, or without the server's --data-dir, must not answer from (or
+// write a key into) a new empty database that the server never reads.
+// `init` (keys create --init) is the one exception, asked for by name.
+Db open_db(const Config& cfg, std::ostream& err, bool init = false) {
+  namespace fs = std::filesystem;
+  // As root on the service's directory: work as its owner (data_owner.hpp).
+  if (auto owner = act_as_data_owner(cfg.data_dir); !owner.empty())
+    err << "mlgate: running as " << owner << ", the owner of " << cfg.data_dir << '\n';
+  fs::path path = fs::path(cfg.data_dir) / "mlgate.db";
+  std::error_code ec;
+  fs::path shown = fs::absolute(path, ec).lexically_normal();
+  if (ec) shown = path;
+  bool exists = fs::exists(path, ec);
+  if (!exists && !init)
+    throw NotFound("no mlgate database at " + shown.string() +
+                   "; point this command at the server's data with --data-dir DIR, "
+                   "MLGATE_DATA_DIR=DIR or --config FILE (keys create --init makes a new one)");
+  if (exists && fs::is_regular_file(path, ec) && fs::file_size(path, ec) == 0)
+    throw NotFound(shown.string() + " is empty, not an mlgate database; "
+                   "restore it from a backup, or point this command elsewhere with --data-dir DIR");
+  if (!exists) {
+    // Private to this user, as the server's own files are.
+    ::umask(077);
+    fs::create_directories(cfg.data_dir);
+  }
+  Db db = Db::open(path.string());
+  if (exists && db.pragma_int("user_version") == 0)
+    throw NotFound(shown.string() + " is not an mlgate database (no schema); "
+                   "point this command at the server's data with --data-dir DIR");
   migrate(db);
   return db;
 }
+
+// The tiers a key may have: those the server defined at its last start on
+// this database, and those this command's own view of the configuration
+// (defaults, --config, MLGATE_TIER) defines.
+struct Tiers {
+  std::set<std::string> names;
+  Tiers(const Config& cfg, Db& db) {
+    for (auto& [name, rate] : cfg.tiers) names.insert(name);
+    for (auto& name : server_tiers(db)) names.insert(name);
+  }
+  bool has(const std::string& t) const { return names.count(t) > 0; }
+  std::string list() const {
+    std::string s;
+    for (auto& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  }
+};
 
 std::string time_or(const std::optional<int64_t>& t, const char* none) {
   return t ? rfc3339(*t) : none;
 }
 
-json key_json(const KeyRecord& k) {
+json key_json(const KeyRecord& k, const Tiers& tiers) {
   auto t = [](const std::optional<int64_t>& v) { return v ? json(rfc3339(*v)) : json(nullptr); };
   return {{"id", k.id},           {"name", k.name},
           {"owner", k.owner},     {"tier", k.tier},
+          {"tier_configured", tiers.has(k.tier)},
           {"scopes", format_scopes(k.scopes)},
           {"created_at", rfc3339(k.created_at)},
           {"expires_at", t(k.expires_at)},
@@ -102,27 +164,65 @@ json key_json(const KeyRecord& k) {
           {"replaced_by", k.replaced_by ? json(*k.replaced_by) : json(nullptr)}};
 }
 
-void print_key_table(const std::vector<KeyRecord>& keys, std::ostream& out) {
+// A tier the configuration does not define is shown as "gold*", with one
+// note on stderr: the server limits such keys as free.
+void print_key_table(const std::vector<KeyRecord>& keys, const Tiers& tiers, std::ostream& out,
+                     std::ostream& err) {
   out << std::left << std::setw(15) << "ID" << std::setw(16) << "NAME" << std::setw(16) << "OWNER"
       << std::setw(10) << "TIER" << std::setw(22) << "SCOPES" << std::setw(25) << "EXPIRES"
       << std::setw(25) << "REVOKED" << "LAST USED\n";
-  for (auto& k : keys)
+  bool unknown = false;
+  for (auto& k : keys) {
+    bool known = tiers.has(k.tier);
+    unknown = unknown || !known;
     out << std::setw(15) << k.id << std::setw(16) << k.name << std::setw(16) << k.owner
-        << std::setw(10) << k.tier << std::setw(22) << format_scopes(k.scopes) << std::setw(25)
-        << time_or(k.expires_at, "never") << std::setw(25) << time_or(k.revoked_at, "-")
-        << time_or(k.last_used_at, "never") << '\n';
+        << std::setw(10) << (known ? k.tier : k.tier + "*") << std::setw(22)
+        << format_scopes(k.scopes) << std::setw(25) << time_or(k.expires_at, "never")
+        << std::setw(25) << time_or(k.revoked_at, "-") << time_or(k.last_used_at, "never") << '\n';
+  }
+  if (unknown)
+    err << "mlgate: * tier not configured (configured: " << tiers.list()
+        << "); the server limits these keys as free\n";
 }
 
-int keys_create(const Args& a, std::ostream& out) {
+// One admin command: its flags, its help, and what it does.
+struct Command {
+  const char* name;
+  const char* usage;  // the first line of its help, after "usage: mlgate "
+  const char* help;   // further lines
+  std::vector<const char*> valued, boolean;
+  std::function<int(const Args&, std::ostream&, std::ostream&)> run;
+};
+
+constexpr const char* kWhere =
+    "  --data-dir DIR   the server's data folder (else MLGATE_DATA_DIR, the config file's\n"
+    "                   data_dir, $STATE_DIRECTORY, ./mlgate-data)\n"
+    "  --config FILE    the server's JSON config file (else MLGATE_CONFIG): its data_dir\n"
+    "                   and tiers\n"
+    "  A database is never created where there is none (but by keys create --init).\n";
+
+std::string one_id(const Args& a, const char* what) {
+  if (a.positional.size() != 1) throw UsageError(std::string(what) + " needs one ID");
+  return a.positional[0];
+}
+
+void no_positional(const Args& a, const char* what) {
+  if (!a.positional.empty())
+    throw UsageError(std::string(what) + " takes no argument (got '" + a.positional[0] + "')");
+}
+
+int keys_create(const Args& a, std::ostream& out, std::ostream& err) {
+  no_positional(a, "keys create");
   KeyCreateOptions o;
   auto name = a.get("name");
   if (!name || name->empty()) throw UsageError("keys create needs --name NAME");
   o.name = *name;
   o.owner = a.get("owner").value_or("");
   o.tier = a.get("tier").value_or("free");
+  if (auto e = tier_name_error(o.tier); !e.empty()) throw UsageError("--tier: " + e);
   if (auto s = a.get("scopes")) {
     auto bits = parse_scopes(*s);
-    if (!bits) throw UsageError("--scopes: expected a comma-separated list of predict,read,admin,metrics");
+    if (!bits) throw UsageError("--scopes: expected a comma-separated list of " + format_scopes(kAllScopes));
     o.scopes = *bits;
   }
   if (auto e = a.get("expires-in")) {
@@ -130,158 +230,243 @@ int keys_create(const Args& a, std::ostream& out) {
     if (!o.expires_in_ms || *o.expires_in_ms == 0 || *o.expires_in_ms > kMaxDurationMs)
       throw UsageError("--expires-in: expected a duration such as 30d (at most 36500d)");
   }
-  Db db = open_db(a);
+  Config cfg = server_config(a);
+  Db db = open_db(cfg, err, a.get("init").has_value());
+  Tiers tiers(cfg, db);
+  if (!tiers.has(o.tier) && !a.get("allow-unknown-tier"))
+    throw UsageError("--tier " + o.tier + ": not a configured tier (configured: " + tiers.list() +
+                     "); start the server with it (or pass its --config FILE), or pass "
+                     "--allow-unknown-tier (the server limits the key as free)");
   NewKey nk = create_key(db, o, wall_ms());
   out << nk.key << std::endl;
+  if (!tiers.has(o.tier))
+    err << "mlgate: tier " << o.tier << " is not configured; the server limits this key as free\n";
   return 0;
 }
 
-int run_keys_impl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (args.size() < 2) throw UsageError("usage: mlgate keys create|list|show|revoke|rotate ...");
-  const std::string& cmd = args[1];
-  Args a(args, 2, {"data-dir", "name", "owner", "tier", "scopes", "expires-in", "grace"}, {"json"});
-  auto need_id = [&]() -> std::string {
-    if (a.positional.size() != 1) throw UsageError("keys " + cmd + " needs one key ID");
-    return a.positional[0];
-  };
-  auto no_args = [&] {
-    if (!a.positional.empty())
-      throw UsageError("keys " + cmd + " takes no argument (got '" + a.positional[0] + "')");
-  };
-  if (cmd == "create") {
-    no_args();
-    return keys_create(a, out);
+int keys_list(const Args& a, std::ostream& out, std::ostream& err) {
+  no_positional(a, "keys list");
+  Config cfg = server_config(a);
+  Db db = open_db(cfg, err);
+  auto keys = list_keys(db);
+  Tiers tiers(cfg, db);
+  if (a.get("json")) {
+    json arr = json::array();
+    for (auto& k : keys) arr.push_back(key_json(k, tiers));
+    out << arr.dump(2) << '\n';
+  } else {
+    print_key_table(keys, tiers, out, err);
   }
-  if (cmd == "list") {
-    no_args();
-    Db db = open_db(a);
-    auto keys = list_keys(db);
-    if (a.get("json")) {
-      json arr = json::array();
-      for (auto& k : keys) arr.push_back(key_json(k));
-      out << arr.dump(2) << '\n';
-    } else {
-      print_key_table(keys, out);
-    }
-    return 0;
-  }
-  if (cmd == "show") {
-    std::string id = need_id();
-    Db db = open_db(a);
-    auto k = find_key(db, id);
-    if (!k) {
-      err << "mlgate: no key with id " << id << '\n';
-      return 1;
-    }
-    // Named, not a temporary: a range-for over key_json(*k).items() would
-    // iterate a destroyed object (it crashed `keys show ID`).
-    json j = key_json(*k);
-    if (a.get("json")) {
-      out << j.dump(2) << '\n';
-    } else {
-      for (auto& [f, v] : j.items())
-        out << f << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
-    }
-    return 0;
-  }
-  if (cmd == "revoke") {
-    std::string id = need_id();
-    Db db = open_db(a);
-    if (!revoke_key(db, id, wall_ms())) {
-      err << "mlgate: no key with id " << id << '\n';
-      return 1;
-    }
-    err << "revoked " << id << '\n';
-    return 0;
-  }
-  if (cmd == "rotate") {
-    std::string id = need_id();
-    int64_t grace = 0;
-    if (auto g = a.get("grace")) {
-      auto d = parse_duration_ms(*g);
-      if (!d || *d > kMaxDurationMs)
-        throw UsageError("--grace: expected a duration such as 24h (at most 36500d)");
-      grace = *d;
-    }
-    Db db = open_db(a);
-    auto nk = rotate_key(db, id, grace, wall_ms());
-    if (!nk) {
-      err << "mlgate: no active key with id " << id << '\n';
-      return 1;
-    }
-    out << nk->key << std::endl;
-    // The old key's end as stored: the grace deadline, or its own earlier expiry.
-    auto old = find_key(db, id);
-    err << "rotated " << id << " -> " << nk->record.id << "; the old key stops at "
-        << time_or(old ? old->expires_at : std::nullopt, "?") << '\n';
-    return 0;
-  }
-  throw UsageError("unknown keys command: " + cmd);
+  return 0;
 }
 
-int run_jobs_impl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (args.size() < 2) throw UsageError("usage: mlgate jobs list|show|purge ...");
-  const std::string& cmd = args[1];
-  Args a(args, 2, {"data-dir", "older-than", "status", "limit"}, {"json"});
-  Db db = open_db(a);
-  auto row_json = [](const Stmt& st) {
-    Job j;
-    j.uuid = st.text(0);
-    j.status = st.text(1);
-    j.owner = st.text(2);
-    j.attempts = static_cast<int>(st.i64(3));
-    j.result_label = st.opt_text(4);
-    if (!st.is_null(5)) j.result_score = st.f64(5);
-    j.result = st.opt_text(6);
-    j.error = st.opt_text(7);
-    j.created_at = st.i64(8);
-    j.started_at = st.opt_i64(9);
-    j.finished_at = st.opt_i64(10);
-    json o = job_to_json(j);
-    o["owner"] = j.owner;
-    return o;
+int keys_show(const Args& a, std::ostream& out, std::ostream& err) {
+  std::string id = one_id(a, "keys show");
+  Config cfg = server_config(a);
+  Db db = open_db(cfg, err);
+  auto k = find_key(db, id);
+  if (!k) throw NotFound("no key with id " + id);
+  // Named, not a temporary: a range-for over key_json(*k).items() would
+  // iterate a destroyed object (it crashed `keys show ID`).
+  json j = key_json(*k, Tiers(cfg, db));
+  if (a.get("json")) {
+    out << j.dump(2) << '\n';
+  } else {
+    for (auto& [f, v] : j.items())
+      out << f << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
+  }
+  return 0;
+}
+
+int keys_revoke(const Args& a, std::ostream&, std::ostream& err) {
+  std::string id = one_id(a, "keys revoke");
+  Db db = open_db(server_config(a), err);
+  if (!revoke_key(db, id, wall_ms())) throw NotFound("no key with id " + id);
+  err << "revoked " << id << '\n';
+  return 0;
+}
+
+int keys_rotate(const Args& a, std::ostream& out, std::ostream& err) {
+  std::string id = one_id(a, "keys rotate");
+  int64_t grace = 0;
+  if (auto g = a.get("grace")) {
+    auto d = parse_duration_ms(*g);
+    if (!d || *d > kMaxDurationMs)
+      throw UsageError("--grace: expected a duration such as 24h (at most 36500d)");
+    grace = *d;
+  }
+  Db db = open_db(server_config(a), err);
+  auto nk = rotate_key(db, id, grace, wall_ms());
+  if (!nk) throw NotFound("no active key with id " + id);
+  out << nk->key << std::endl;
+  // The old key's end as stored: the grace deadline, or its own earlier expiry.
+  auto old = find_key(db, id);
+  err << "rotated " << id << " -> " << nk->record.id << "; the old key stops at "
+      << time_or(old ? old->expires_at : std::nullopt, "?") << '\n';
+  return 0;
+}
+
+const char* kJobSelect =
+    "SELECT uuid, status, owner, attempts, result_label, result_score, result, error, "
+    "created_at, started_at, finished_at FROM jobs ";
+
+json job_row_json(const Stmt& st) {
+  Job j;
+  j.uuid = st.text(0);
+  j.status = st.text(1);
+  j.owner = st.text(2);
+  j.attempts = static_cast<int>(st.i64(3));
+  j.result_label = st.opt_text(4);
+  if (!st.is_null(5)) j.result_score = st.f64(5);
+  j.result = st.opt_text(6);
+  j.error = st.opt_text(7);
+  j.created_at = st.i64(8);
+  j.started_at = st.opt_i64(9);
+  j.finished_at = st.opt_i64(10);
+  json o = job_to_json(j);
+  o["owner"] = j.owner;
+  return o;
+}
+
+int jobs_list(const Args& a, std::ostream& out, std::ostream& err) {
+  no_positional(a, "jobs list");
+  int64_t limit = 100;
+  if (auto l = a.get("limit")) {
+    char* end = nullptr;
+    limit = std::strtoll(l->c_str(), &end, 10);
+    if (l->empty() || *end || limit < 1 || limit > 1'000'000)
+      throw UsageError("--limit: expected a whole number from 1 to 1000000");
+  }
+  auto status = a.get("status");
+  if (status && *status != "pending" && *status != "running" && *status != "completed" &&
+      *status != "failed" && *status != "canceled")
+    throw UsageError("--status: expected pending, running, completed, failed or canceled");
+  Db db = open_db(server_config(a), err);
+  Stmt st = db.prepare(std::string(kJobSelect) +
+                       "WHERE (?1 IS NULL OR status = ?1) ORDER BY seq DESC LIMIT ?2");
+  st.bind(1, status).bind(2, limit);
+  while (st.step()) out << job_row_json(st).dump() << '\n';
+  return 0;
+}
+
+int jobs_show(const Args& a, std::ostream& out, std::ostream& err) {
+  std::string uuid = one_id(a, "jobs show");
+  Db db = open_db(server_config(a), err);
+  Stmt st = db.prepare(std::string(kJobSelect) + "WHERE uuid = ?");
+  st.bind(1, uuid);
+  if (!st.step()) throw NotFound("no job " + uuid);
+  out << job_row_json(st).dump(2) << '\n';
+  return 0;
+}
+
+int jobs_purge(const Args& a, std::ostream&, std::ostream& err) {
+  no_positional(a, "jobs purge");
+  auto d = a.get("older-than");
+  auto ms = d ? parse_duration_ms(*d) : std::nullopt;
+  if (!ms || *ms > kMaxDurationMs)
+    throw UsageError("jobs purge needs --older-than DURATION (e.g. 7d; at most 36500d)");
+  Db db = open_db(server_config(a), err);
+  int64_t total = 0;
+  Stmt del = db.prepare(
+      "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE finished_at < ? LIMIT 500)");
+  // Small transactions, so a running server's writer is never held up long.
+  for (;;) {
+    del.bind(1, wall_ms() - *ms);
+    del.run();
+    int64_t n = db.changes();
+    total += n;
+    if (n < 500) break;
+  }
+  err << "purged " << total << " finished jobs\n";
+  return 0;
+}
+
+const std::vector<Command>& key_commands() {
+  static const std::vector<Command> cmds = {
+      {"create",
+       "keys create --name NAME [--owner O] [--tier T] [--scopes S] [--expires-in D]",
+       "  Creates a key and prints it, and nothing else, on stdout (shown once; stored as SHA-256).\n"
+       "  --owner O        jobs belong to the owner (default: the name)\n"
+       "  --tier T         a tier the server defines (default free): one it started with\n"
+       "                   on this database, or one in --config / MLGATE_TIER\n"
+       "  --allow-unknown-tier  create it even so (the server limits it as free)\n"
+       "  --scopes S       comma-separated: predict, read, metrics (default predict,read)\n"
+       "  --expires-in D   e.g. 90s, 24h, 30d (default: never)\n"
+       "  --init           create the data folder and database if there is none\n",
+       {"name", "owner", "tier", "scopes", "expires-in"},
+       {"allow-unknown-tier", "init"},
+       keys_create},
+      {"list", "keys list [--json]",
+       "  Every key (never the key itself); a tier the configuration lacks is marked *.\n",
+       {},
+       {"json"},
+       keys_list},
+      {"show", "keys show ID [--json]", "  One key's record.\n", {}, {"json"}, keys_show},
+      {"revoke", "keys revoke ID",
+       "  Ends the key; the running server refuses it within a second.\n", {}, {}, keys_revoke},
+      {"rotate", "keys rotate ID [--grace D]",
+       "  A new key with the old one's owner, tier, scopes and expiry, printed on stdout;\n"
+       "  the old key ends after the grace (default: at once).\n",
+       {"grace"},
+       {},
+       keys_rotate},
   };
-  const char* cols =
-      "SELECT uuid, status, owner, attempts, result_label, result_score, result, error, "
-      "created_at, started_at, finished_at FROM jobs ";
-  if (cmd == "list") {
-    int64_t limit = 100;
-    if (auto l = a.get("limit")) limit = std::atoll(l->c_str());
-    Stmt st = db.prepare(std::string(cols) + "WHERE (?1 IS NULL OR status = ?1) ORDER BY seq DESC LIMIT ?2");
-    st.bind(1, a.get("status")).bind(2, limit);
-    while (st.step()) out << row_json(st).dump() << '\n';
+  return cmds;
+}
+
+const std::vector<Command>& job_commands() {
+  static const std::vector<Command> cmds = {
+      {"list", "jobs list [--status S] [--limit N]",
+       "  Every owner's jobs, newest first, one JSON line each (default limit 100).\n",
+       {"status", "limit"},
+       {},
+       jobs_list},
+      {"show", "jobs show UUID", "  One job, with its owner.\n", {}, {}, jobs_show},
+      {"purge", "jobs purge --older-than D",
+       "  Deletes jobs that finished more than D ago (e.g. 7d).\n",
+       {"older-than"},
+       {},
+       jobs_purge},
+  };
+  return cmds;
+}
+
+std::string group_usage(const char* group, const std::vector<Command>& cmds) {
+  std::string s = std::string("usage: mlgate ") + group + " <command> [options]\n";
+  for (auto& c : cmds) s += std::string("  mlgate ") + c.usage + "\n";
+  s += std::string("  mlgate ") + group + " <command> --help: that command's options\n" + kWhere;
+  return s;
+}
+
+bool wants_help(const std::vector<std::string>& args, size_t from) {
+  for (size_t i = from; i < args.size(); ++i)
+    if (args[i] == "--help" || args[i] == "-h") return true;
+  return false;
+}
+
+// `mlgate GROUP CMD ARGS...`: help (exit 0, stdout), or the command.
+int run_group(const char* group, const std::vector<Command>& cmds,
+              const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string usage = group_usage(group, cmds);
+  if (args.size() < 2)
+    throw UsageError(std::string("mlgate ") + group + " needs a command; see mlgate " + group + " --help");
+  if (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+    out << usage;
     return 0;
   }
-  if (cmd == "show") {
-    if (a.positional.size() != 1) throw UsageError("jobs show needs one job UUID");
-    Stmt st = db.prepare(std::string(cols) + "WHERE uuid = ?");
-    st.bind(1, a.positional[0]);
-    if (!st.step()) {
-      err << "mlgate: no job " << a.positional[0] << '\n';
-      return 1;
+  for (auto& c : cmds) {
+    if (args[1] != c.name) continue;
+    if (wants_help(args, 2)) {
+      out << "usage: mlgate " << c.usage << '\n' << c.help << kWhere;
+      return 0;
     }
-    out << row_json(st).dump(2) << '\n';
-    return 0;
+    std::vector<const char*> valued = c.valued;
+    valued.insert(valued.end(), {"data-dir", "config"});
+    Args a(args, 2, valued, c.boolean);
+    return c.run(a, out, err);
   }
-  if (cmd == "purge") {
-    auto d = a.get("older-than");
-    auto ms = d ? parse_duration_ms(*d) : std::nullopt;
-    if (!ms) throw UsageError("jobs purge needs --older-than DURATION (e.g. 7d)");
-    int64_t total = 0;
-    Stmt del = db.prepare(
-        "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE finished_at < ? LIMIT 500)");
-    // Small transactions, so a running server's writer is never held up long.
-    for (;;) {
-      del.bind(1, wall_ms() - *ms);
-      del.run();
-      int64_t n = db.changes();
-      total += n;
-      if (n < 500) break;
-    }
-    err << "purged " << total << " finished jobs\n";
-    return 0;
-  }
-  throw UsageError("unknown jobs command: " + cmd);
+  throw UsageError(std::string("unknown ") + group + " command: " + args[1] + "; see mlgate " + group +
+                   " --help");
 }
 
 template <class F>
@@ -300,11 +485,11 @@ int guarded(F&& f, std::ostream& err) {
 }  // namespace
 
 int run_keys(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  return guarded([&] { return run_keys_impl(args, out, err); }, err);
+  return guarded([&] { return run_group("keys", key_commands(), args, out, err); }, err);
 }
 
 int run_jobs(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  return guarded([&] { return run_jobs_impl(args, out, err); }, err);
+  return guarded([&] { return run_group("jobs", job_commands(), args, out, err); }, err);
 }
 
 }  // namespace mlgate

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "printable.hpp"
+
 namespace mlgate {
 
 namespace {
@@ -20,13 +22,6 @@ std::array<uint8_t, 16> mask(std::array<uint8_t, 16> b, int bits) {
     b[i] &= static_cast<uint8_t>(0xff00u >> keep);
   }
   return b;
-}
-
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 64) out += "...";
-  return out;
 }
 
 constexpr std::string_view kSpace = " \t";

@@ -1,11 +1,19 @@
 #include "config.hpp"
 
+#include <arpa/inet.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "client_address.hpp"
+#include "printable.hpp"
+#include "rate_limiter.hpp"
 #include "redis_url.hpp"
 
 namespace mlgate {
@@ -20,11 +28,15 @@ constexpr bool kHaveRedis = false;
 // Applies one textual value to the config; returns an error or "".
 using Setter = std::function<std::string(Config&, const std::string&)>;
 
+// What a value in the JSON file may be: a string; a number (or a string of
+// one); a boolean (or a string of one).
+enum class JsonType { String, Number, Bool };
+
 struct Option {
   const char* flag;  // without "--"
   const char* help;
   bool repeatable;
-  bool is_bool;
+  JsonType type;
   Setter set;
 };
 
@@ -50,9 +62,19 @@ std::string set_int(T& out, const std::string& v, long long lo, long long hi) {
   return "";
 }
 
-std::string set_duration(int64_t& out, const std::string& v) {
+// A duration from `lo_ms` to `hi_ms`; the upper bounds keep now + d and
+// d * 10^6 (nanoseconds) far from overflowing.
+std::string set_duration(int64_t& out, const std::string& v, int64_t lo_ms, const char* range) {
+  constexpr int64_t kMax = 36'500LL * 86'400'000;  // 100 years
   auto d = parse_duration_ms(v);
-  if (!d) return "expected a duration such as 90s, 15m, 24h or 7d";
+  if (!d || *d < lo_ms || *d > kMax) return std::string("expected a duration ") + range;
+  out = *d;
+  return "";
+}
+
+std::string set_positive_duration(int64_t& out, const std::string& v) {
+  auto d = parse_duration_ms(v);
+  if (!d || *d < 1000 || *d > 86'400'000) return "expected a duration from 1s to 1d, such as 10s";
   out = *d;
   return "";
 }
@@ -81,91 +103,192 @@ std::string set_bool(bool& out, const std::string& v) {
   return "";
 }
 
+std::string set_text(std::string& out, const std::string& v, const char* what) {
+  if (v.empty()) return std::string("expected ") + what + ", not an empty value";
+  out = v;
+  return "";
+}
+
+std::string rate_error(const std::string& v) {
+  auto p = parse_rate(v, "x");
+  return p ? "" : p.error;
+}
+
+std::string set_rate(std::string& out, const std::string& v) {
+  if (auto e = rate_error(v); !e.empty()) return e;
+  out = v;
+  return "";
+}
+
+// An IPv4 or IPv6 address, or a host name (RFC 1123 labels).
+std::string host_error(const std::string& v) {
+  const char* expected = "expected an IP address or a host name";
+  if (v.empty()) return expected;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, v.c_str(), buf) == 1 || inet_pton(AF_INET6, v.c_str(), buf) == 1) return "";
+  if (v.size() > 253) return expected;
+  std::stringstream ss(v);
+  size_t labels = 0;
+  for (std::string label; std::getline(ss, label, '.'); ++labels) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return expected;
+    for (char ch : label)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-') return expected;
+  }
+  if (labels == 0 || v.back() == '.') return expected;
+  return "";
+}
+
+// An exact browser origin: scheme://host[:port], nothing after it. "*" and
+// anything with a path would never match (or, for "*", is refused on
+// purpose: mlgate never allows every origin).
+std::string origin_error(const std::string& v) {
+  const char* expected = "expected an origin such as https://app.example.com (no path, no *)";
+  auto sep = v.find("://");
+  if (sep == std::string::npos || sep == 0 || sep + 3 >= v.size()) return expected;
+  for (size_t i = 0; i < sep; ++i) {
+    char ch = v[i];
+    if (!(std::islower(static_cast<unsigned char>(ch)) ||
+          (i > 0 && (std::isdigit(static_cast<unsigned char>(ch)) || ch == '+' || ch == '-' || ch == '.'))))
+      return expected;
+  }
+  for (size_t i = sep + 3; i < v.size(); ++i) {
+    unsigned char ch = static_cast<unsigned char>(v[i]);
+    if (ch <= ' ' || ch >= 0x7f || ch == '/' || ch == '?' || ch == '#' || ch == '*' || ch == '@')
+      return expected;
+  }
+  return "";
+}
+
+std::string cidr_error(const std::string& v) {
+  auto c = CidrRange::parse(v);
+  return c ? "" : c.error;
+}
+
 const std::vector<Option>& options() {
+  using J = JsonType;
   static const std::vector<Option> opts = {
-      {"host", "address to listen on (default 127.0.0.1)", false, false,
-       [](Config& c, const std::string& v) { c.host = v; return std::string(); }},
-      {"port", "TCP port (default 8000)", false, false,
-       [](Config& c, const std::string& v) { return set_int(c.port, v, 0, 65535); }},
-      {"data-dir", "folder of the SQLite file (default $STATE_DIRECTORY or ./mlgate-data)",
-       false, false, [](Config& c, const std::string& v) { c.data_dir = v; return std::string(); }},
-      {"workers", "model worker threads (default 2)", false, false,
-       [](Config& c, const std::string& v) { return set_int(c.workers, v, 1, 256); }},
-      {"limit-ip", "per-address limit on every route (default 50/s,burst=100)", false, false,
-       [](Config& c, const std::string& v) { c.limit_ip = v; return std::string(); }},
-      {"tier", "NAME=RATE: a key tier's POST /predict limit (default free=5/min, premium=20/min)",
-       true, false,
+      {"host", "address to listen on (default 127.0.0.1)", false, J::String,
        [](Config& c, const std::string& v) {
-         auto eq = v.find('=');
-         if (eq == std::string::npos || eq == 0) return std::string("expected NAME=RATE");
-         c.tiers[v.substr(0, eq)] = v.substr(eq + 1);
+         if (auto e = host_error(v); !e.empty()) return e;
+         c.host = v;
          return std::string();
        }},
-      {"limit-poll", "per-key limit on the job read routes (default 10/s,burst=20)", false, false,
-       [](Config& c, const std::string& v) { c.limit_poll = v; return std::string(); }},
-      {"limit-auth-fail", "failed key attempts per address (default 20/min)", false, false,
-       [](Config& c, const std::string& v) { c.limit_auth_fail = v; return std::string(); }},
-      {"trusted-proxy", "CIDR whose X-Forwarded-For is believed (repeatable)", true, false,
-       [](Config& c, const std::string& v) { c.trusted_proxies.push_back(v); return std::string(); }},
-      {"ipv6-prefix", "IPv6 clients are limited per this prefix length (default 64)", false, false,
+      {"port", "TCP port; 0: one the kernel picks (default 8000)", false, J::Number,
+       [](Config& c, const std::string& v) { return set_int(c.port, v, 0, 65535); }},
+      {"data-dir", "folder of the SQLite file (default $STATE_DIRECTORY or ./mlgate-data)",
+       false, J::String,
+       [](Config& c, const std::string& v) { return set_text(c.data_dir, v, "a folder"); }},
+      {"workers", "model worker threads (default 2)", false, J::Number,
+       [](Config& c, const std::string& v) { return set_int(c.workers, v, 1, 256); }},
+      {"limit-ip", "per-address limit on every route (default 50/s,burst=100)", false, J::String,
+       [](Config& c, const std::string& v) { return set_rate(c.limit_ip, v); }},
+      {"tier", "NAME=RATE: adds or redefines a key tier's POST /predict limit "
+               "(repeatable; default free=5/min, premium=20/min)",
+       true, J::String,
+       [](Config& c, const std::string& v) {
+         auto eq = v.find('=');
+         if (eq == std::string::npos) return std::string("expected NAME=RATE");
+         std::string name = v.substr(0, eq), rate = v.substr(eq + 1);
+         if (auto e = tier_name_error(name); !e.empty()) return e;
+         if (auto e = rate_error(rate); !e.empty()) return "tier " + name + ": " + e;
+         c.tiers[name] = rate;
+         return std::string();
+       }},
+      {"limit-poll", "per-key limit on the job read routes (default 10/s,burst=20)", false, J::String,
+       [](Config& c, const std::string& v) { return set_rate(c.limit_poll, v); }},
+      {"limit-auth-fail", "failed key attempts per address (default 20/min)", false, J::String,
+       [](Config& c, const std::string& v) { return set_rate(c.limit_auth_fail, v); }},
+      {"trusted-proxy", "CIDR whose X-Forwarded-For is believed (repeatable)", true, J::String,
+       [](Config& c, const std::string& v) {
+         if (auto e = cidr_error(v); !e.empty()) return e;
+         c.trusted_proxies.push_back(v);
+         return std::string();
+       }},
+      {"ipv6-prefix", "IPv6 clients are limited per this prefix length (default 64)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.ipv6_prefix, v, 1, 128); }},
-      {"limit-table-size", "clients the limiter remembers (default 100000)", false, false,
+      {"limit-table-size", "clients the limiter remembers (default 100000)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.limit_table_size, v, 1024, 100'000'000); }},
       {"redis", "share rate limits through Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] or "
-                "unix:///PATH[?db=N] (default none: this instance's own limiter)", false, false,
+                "unix:///PATH[?db=N] (default none: this instance's own limiter)", false, J::String,
        [](Config& c, const std::string& v) { c.redis = v; return std::string(); }},
-      {"redis-prefix", "prefix of mlgate's Redis keys (default mlgate:)", false, false,
+      {"redis-prefix", "prefix of mlgate's Redis keys (default mlgate:)", false, J::String,
        [](Config& c, const std::string& v) {
          if (v.size() > 100) return std::string("at most 100 characters");
          c.redis_prefix = v;
          return std::string();
        }},
       {"redis-fail", "while Redis is unavailable: local (this instance's limiter), closed (503) "
-                     "or open (no limits) (default local)", false, false,
+                     "or open (no limits) (default local)", false, J::String,
        [](Config& c, const std::string& v) {
          if (v != "local" && v != "closed" && v != "open")
            return std::string("expected local, closed or open");
          c.redis_fail = v;
          return std::string();
        }},
-      {"redis-connect-timeout", "connecting to Redis, and its probe (default 50ms)", false, false,
+      {"redis-connect-timeout", "connecting to Redis, and its probe (default 50ms)", false, J::String,
        [](Config& c, const std::string& v) { return set_ms(c.redis_connect_timeout_ms, v, 1, 10'000); }},
-      {"redis-timeout", "the most a request waits on Redis (default 20ms)", false, false,
+      {"redis-timeout", "the most a request waits on Redis (default 20ms)", false, J::String,
        [](Config& c, const std::string& v) { return set_ms(c.redis_timeout_ms, v, 1, 10'000); }},
-      {"max-body", "largest request body in bytes (default 65536)", false, false,
+      {"max-body", "largest request body in bytes (default 65536)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.max_body_bytes, v, 1024, 16 << 20); }},
-      {"max-connections", "connection threads; past this, 503 (default 256)", false, false,
+      {"max-head-bytes", "largest request line and headers in bytes; past this, 431 (default 65536)",
+       false, J::Number,
+       [](Config& c, const std::string& v) { return set_int(c.max_head_bytes, v, 1024, 1 << 20); }},
+      {"max-connections", "connection threads; past this, 503 (default 1024)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.max_connections, v, 4, 65536); }},
-      {"keep-alive-timeout", "seconds an idle connection is kept (default 5)", false, false,
+      {"max-connections-per-address", "open connections of one peer address; past this, 503 "
+       "(default a quarter of --max-connections; behind a proxy, see README)", false, J::Number,
+       [](Config& c, const std::string& v) {
+         return set_int(c.max_connections_per_address, v, 1, 65536);
+       }},
+      {"head-timeout", "time a request's line and headers may take to arrive (default 10s)", false,
+       J::String, [](Config& c, const std::string& v) { return set_positive_duration(c.head_timeout_ms, v); }},
+      {"body-timeout", "time a request's body may take to arrive (default 30s)", false, J::String,
+       [](Config& c, const std::string& v) { return set_positive_duration(c.body_timeout_ms, v); }},
+      {"max-waiting", "Prefer: wait requests held at once; past it, 202 at once "
+                      "(default a quarter of --max-connections)", false, J::Number,
+       [](Config& c, const std::string& v) { return set_int(c.max_waiting, v, 1, 65536); }},
+      {"keep-alive-timeout", "seconds an idle connection is kept (default 5)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.keep_alive_timeout_s, v, 1, 3600); }},
-      {"cors-origin", "an exact origin allowed by CORS (repeatable; default none)", true, false,
-       [](Config& c, const std::string& v) { c.cors_origins.push_back(v); return std::string(); }},
-      {"access-log", "one JSON line per request on stderr (default true)", false, true,
+      {"cors-origin", "an exact origin allowed by CORS (repeatable; default none)", true, J::String,
+       [](Config& c, const std::string& v) {
+         if (auto e = origin_error(v); !e.empty()) return e;
+         c.cors_origins.push_back(v);
+         return std::string();
+       }},
+      {"access-log", "one JSON line per request on stderr (default true)", false, J::Bool,
        [](Config& c, const std::string& v) { return set_bool(c.access_log, v); }},
-      {"tls-cert", "PEM certificate file (with --tls-key: HTTPS)", false, false,
-       [](Config& c, const std::string& v) { c.tls_cert = v; return std::string(); }},
-      {"tls-key", "PEM private key file", false, false,
-       [](Config& c, const std::string& v) { c.tls_key = v; return std::string(); }},
-      {"queue-max", "unfinished jobs before POST /predict answers 503 (default 10000)", false, false,
+      {"tls-cert", "PEM certificate file (with --tls-key: HTTPS)", false, J::String,
+       [](Config& c, const std::string& v) { return set_text(c.tls_cert, v, "a file"); }},
+      {"tls-key", "PEM private key file", false, J::String,
+       [](Config& c, const std::string& v) { return set_text(c.tls_key, v, "a file"); }},
+      {"queue-max", "unfinished jobs before POST /predict answers 503 (default 10000)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.queue_max, v, 1, 100'000'000); }},
-      {"max-attempts", "attempts before a job is failed (default 3)", false, false,
+      {"max-attempts", "attempts before a job is failed (default 3)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.max_attempts, v, 1, 100); }},
-      {"retention", "finished jobs are deleted after this (default 7d)", false, false,
-       [](Config& c, const std::string& v) { return set_duration(c.retention_ms, v); }},
-      {"shutdown-grace", "time running jobs get to finish on SIGTERM (default 10s)", false, false,
-       [](Config& c, const std::string& v) { return set_duration(c.shutdown_grace_ms, v); }},
-      {"model", "sentiment (built in) or exec (default sentiment)", false, false,
+      {"retention", "finished jobs are deleted after this (default 7d)", false, J::String,
+       [](Config& c, const std::string& v) {
+         return set_duration(c.retention_ms, v, 0, "such as 90s, 15m, 24h or 7d (at most 36500d)");
+       }},
+      {"shutdown-grace", "time running jobs get to finish on SIGTERM (default 10s)", false, J::String,
+       [](Config& c, const std::string& v) {
+         return set_duration(c.shutdown_grace_ms, v, 0, "such as 10s or 5m (at most 36500d)");
+       }},
+      {"model", "sentiment (built in) or exec (default sentiment)", false, J::String,
        [](Config& c, const std::string& v) {
          if (v != "sentiment" && v != "exec") return std::string("expected sentiment or exec");
          c.model = v;
          return std::string();
        }},
-      {"lexicon", "sentiment: a lexicon file replacing the built-in one", false, false,
-       [](Config& c, const std::string& v) { c.lexicon = v; return std::string(); }},
-      {"exec", "exec: the model's command line, run through /bin/sh", false, false,
-       [](Config& c, const std::string& v) { c.exec_command = v; return std::string(); }},
-      {"exec-timeout", "exec: time one job may take (default 30s)", false, false,
-       [](Config& c, const std::string& v) { return set_duration(c.exec_timeout_ms, v); }},
+      {"lexicon", "sentiment: a lexicon file replacing the built-in one", false, J::String,
+       [](Config& c, const std::string& v) { return set_text(c.lexicon, v, "a file"); }},
+      {"exec", "exec: the model's command line, run through /bin/sh", false, J::String,
+       [](Config& c, const std::string& v) { return set_text(c.exec_command, v, "a command"); }},
+      {"exec-timeout", "exec: time one job may take (default 30s)", false, J::String,
+       [](Config& c, const std::string& v) {
+         return set_duration(c.exec_timeout_ms, v, 1000, "such as 30s or 5m (1s to 36500d)");
+       }},
   };
   return opts;
 }
@@ -181,39 +304,94 @@ std::string apply(Config& c, const Option& o, const std::string& v, const std::s
   return err.empty() ? err : where + ": " + err;
 }
 
+// One JSON value as the option's text, or why it cannot be one: a string
+// option takes a string, a number option a number (or a string of one), a
+// boolean option true/false (or a string of one).
+std::optional<std::string> json_scalar(const nlohmann::json& v, JsonType t, std::string& why) {
+  if (v.is_string()) return v.get<std::string>();
+  if (t == JsonType::Number && v.is_number()) return v.dump();
+  if (t == JsonType::Bool && v.is_boolean()) return v.dump();
+  why = t == JsonType::String ? "expected a string"
+        : t == JsonType::Number ? "expected a number"
+                                : "expected true or false";
+  return std::nullopt;
+}
+
+// "parse error at line 2, column 9: ..." from nlohmann's exception text,
+// without its "[json.exception.parse_error.101] " tag; one line.
+std::string json_error_text(const nlohmann::json::parse_error& e) {
+  std::string what = e.what();
+  if (auto tag = what.find("] "); what.rfind("[json.", 0) == 0 && tag != std::string::npos)
+    what.erase(0, tag + 2);
+  for (char& ch : what)
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  return what + " (byte " + std::to_string(e.byte) + ")";
+}
+
 // Values from the JSON file: strings, numbers, booleans, or arrays of them
 // for repeatable options; "tier" may also be an object {"free": "5/min"}.
 std::string apply_file(Config& c, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return "cannot read config file " + path;
-  auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return "config file " + path + " is not a JSON object";
+  // A folder opens, then fails on the first read with an exception (it
+  // crashed a --config pointing at one).
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return "cannot read config file " + printable(path, 1024) + ": it is a folder";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot read config file " + printable(path, 1024) + ": " + std::strerror(errno);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return "cannot read config file " + printable(path, 1024);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    return "config file " + printable(path, 1024) + " is not valid JSON: " + json_error_text(e);
+  }
+  if (!j.is_object()) return "config file " + printable(path, 1024) + " is not a JSON object";
   for (auto& [key, val] : j.items()) {
+    std::string where = "config file " + printable(path, 1024) + ", key \"" + printable(key) + "\"";
     const Option* opt = nullptr;
     for (auto& o : options())
       if (json_key(o.flag) == key) opt = &o;
-    if (!opt) return "config file " + path + ": unknown key \"" + key + "\"";
+    if (!opt) return "config file " + printable(path, 1024) + ": unknown key \"" + printable(key) + "\"";
     std::vector<std::string> values;
-    auto scalar = [](const nlohmann::json& v) {
-      return v.is_string() ? v.get<std::string>() : v.dump();
+    std::string why;
+    auto add = [&](const nlohmann::json& v, const std::string& prefix = "") {
+      auto text = json_scalar(v, opt->type, why);
+      if (text) values.push_back(prefix + *text);
+      return text.has_value();
     };
+    bool ok = true;
     if (key == "tier" && val.is_object()) {
-      for (auto& [n, r] : val.items()) values.push_back(n + "=" + scalar(r));
+      for (auto& [n, r] : val.items()) ok = ok && add(r, n + "=");
     } else if (val.is_array() && opt->repeatable) {
-      for (auto& v : val) values.push_back(scalar(v));
+      for (auto& v : val) ok = ok && add(v);
     } else {
-      values.push_back(scalar(val));
+      ok = add(val);
     }
+    if (!ok) return where + ": " + why;
     for (auto& v : values)
-      if (auto e = apply(c, *opt, v, "config file key " + key); !e.empty()) return e;
+      if (auto e = apply(c, *opt, v, where); !e.empty()) return e;
   }
   return "";
+}
+
+// MLGATE_TIER="gold=100/min,burst=10,free=1/s": a comma-separated list in
+// which a "burst=B" item belongs to the rate before it.
+std::vector<std::string> split_env_list(const std::string& v, bool rates) {
+  std::vector<std::string> items;
+  std::stringstream ss(v);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (rates && !items.empty() && item.rfind("burst=", 0) == 0) items.back() += "," + item;
+    else items.push_back(item);
+  }
+  return items;
 }
 
 }  // namespace
 
 std::optional<int64_t> parse_duration_ms(std::string_view s) {
-  if (s.size() < 2) return std::nullopt;
+  // Digits only: from_chars would also take "-0".
+  if (s.size() < 2 || s[0] < '0' || s[0] > '9') return std::nullopt;
   int64_t unit;
   switch (s.back()) {
     case 's': unit = 1000; break;
@@ -244,7 +422,7 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
   std::optional<std::string> file = env("MLGATE_CONFIG");
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0) return {std::nullopt, "unexpected argument: " + a};
+    if (a.rfind("--", 0) != 0) return {std::nullopt, "unexpected argument: " + printable(a)};
     std::string name = a.substr(2), value;
     bool has_value = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
@@ -258,9 +436,9 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
       continue;
     }
     const Option* o = find_option(name);
-    if (!o) return {std::nullopt, "unknown option --" + name};
+    if (!o) return {std::nullopt, "unknown option --" + printable(name)};
     if (!has_value) {
-      if (o->is_bool && (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
+      if (o->type == JsonType::Bool && (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
         value = "true";
       } else {
         if (i + 1 >= args.size()) return {std::nullopt, "--" + name + " needs a value"};
@@ -283,8 +461,7 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
       if (std::string(o.flag) == "tier") c.tiers = fresh.tiers;
       if (std::string(o.flag) == "trusted-proxy") c.trusted_proxies.clear();
       if (std::string(o.flag) == "cors-origin") c.cors_origins.clear();
-      std::stringstream ss(*v);
-      for (std::string item; std::getline(ss, item, ',');)
+      for (auto& item : split_env_list(*v, std::string(o.flag) == "tier"))
         if (auto e = apply(c, o, item, env_name(o.flag)); !e.empty()) return {std::nullopt, e};
     } else if (auto e = apply(c, o, *v, env_name(o.flag)); !e.empty()) {
       return {std::nullopt, e};
@@ -300,26 +477,113 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
     if (auto e = apply(c, *o, v, "--" + f); !e.empty()) return {std::nullopt, e};
   }
   if (c.data_dir.empty()) c.data_dir = default_data_dir(env);
-  if (c.tls_cert.empty() != c.tls_key.empty())
-    return {std::nullopt, "--tls-cert and --tls-key go together"};
-  if (c.model == "exec" && c.exec_command.empty())
-    return {std::nullopt, "--model exec needs --exec COMMAND"};
-  if (!c.redis.empty()) {
-    if (!kHaveRedis)
-      return {std::nullopt, "--redis: this mlgate was built without Redis support (hiredis)"};
-    if (auto r = parse_redis_url(c.redis); !r.target) return {std::nullopt, r.error};
-  }
+  if (auto e = validate_config(c); !e.empty()) return {std::nullopt, e};
   return {c, ""};
+}
+
+std::string tier_name_error(std::string_view name) {
+  std::string shown = "tier name \"" + std::string(name.substr(0, 40)) + "\"";
+  if (!valid_policy_name(name)) return shown + " must be 1-32 of A-Z a-z 0-9 _ . -";
+  if (name == "ip" || name == "auth_fail" ||
+      (name.size() >= 5 && name.substr(name.size() - 5) == ".poll"))
+    return shown + " is reserved (ip, auth_fail and NAME.poll are the server's own limits)";
+  return "";
+}
+
+std::string validate_config(const Config& c) {
+  if (auto e = host_error(c.host); !e.empty()) return "host: " + e;
+  if (c.data_dir.empty()) return "data_dir: expected a folder, not an empty value";
+  for (auto [name, rate] : {std::pair{"limit_ip", &c.limit_ip}, std::pair{"limit_poll", &c.limit_poll},
+                            std::pair{"limit_auth_fail", &c.limit_auth_fail}})
+    if (auto e = rate_error(*rate); !e.empty()) return std::string(name) + ": " + e;
+  if (!c.tiers.count("free"))
+    return "the tier \"free\" must stay defined (keys of unknown tiers are limited as free)";
+  for (auto& [name, rate] : c.tiers) {
+    if (auto e = tier_name_error(name); !e.empty()) return "tier: " + e;
+    if (auto e = rate_error(rate); !e.empty()) return "tier " + name + ": " + e;
+  }
+  for (auto& p : c.trusted_proxies)
+    if (auto e = cidr_error(p); !e.empty()) return "trusted_proxy: " + e;
+  for (auto& o : c.cors_origins)
+    if (auto e = origin_error(o); !e.empty()) return "cors_origin " + o + ": " + e;
+  if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
+  if (c.model != "sentiment" && c.model != "exec") return "model: expected sentiment or exec";
+  if (c.model == "exec" && c.exec_command.empty()) return "--model exec needs --exec COMMAND";
+  if (!c.redis.empty()) {
+    if (!kHaveRedis) return "--redis: this mlgate was built without Redis support (hiredis)";
+    if (auto r = parse_redis_url(c.redis); !r.target) return r.error;
+  }
+  return "";
+}
+
+namespace {
+
+// 604800000 -> "7d": the largest unit that divides it.
+std::string format_duration(int64_t ms) {
+  for (auto [unit, suffix] : {std::pair{86'400'000LL, 'd'}, std::pair{3'600'000LL, 'h'},
+                              std::pair{60'000LL, 'm'}, std::pair{1'000LL, 's'}})
+    if (ms % unit == 0 && ms != 0) return std::to_string(ms / unit) + suffix;
+  return std::to_string(ms / 1000) + "s";  // 0, or not whole seconds (set by an embedder)
+}
+
+// 50 -> "50ms", 1000 -> "1s": what set_ms reads back.
+std::string format_ms(int64_t ms) {
+  return ms % 1000 == 0 && ms != 0 ? format_duration(ms) : std::to_string(ms) + "ms";
+}
+
+}  // namespace
+
+std::string config_to_json(const Config& c) {
+  nlohmann::ordered_json j;
+  j["host"] = c.host;
+  j["port"] = c.port;
+  j["data_dir"] = c.data_dir;
+  j["workers"] = c.workers;
+  j["limit_ip"] = c.limit_ip;
+  j["tier"] = c.tiers;
+  j["limit_poll"] = c.limit_poll;
+  j["limit_auth_fail"] = c.limit_auth_fail;
+  j["trusted_proxy"] = c.trusted_proxies;
+  j["ipv6_prefix"] = c.ipv6_prefix;
+  j["limit_table_size"] = c.limit_table_size;
+  if (!c.redis.empty()) {
+    // The password never goes to a terminal or a log: printed as *** (a
+    // file made from this output needs it put back).
+    auto r = parse_redis_url(c.redis);
+    j["redis"] = r.target ? r.target->redacted() : std::string("(invalid)");
+    j["redis_prefix"] = c.redis_prefix;
+    j["redis_fail"] = c.redis_fail;
+    j["redis_connect_timeout"] = format_ms(c.redis_connect_timeout_ms);
+    j["redis_timeout"] = format_ms(c.redis_timeout_ms);
+  }
+  j["max_body"] = c.max_body_bytes;
+  j["max_connections"] = c.max_connections;
+  j["keep_alive_timeout"] = c.keep_alive_timeout_s;
+  j["cors_origin"] = c.cors_origins;
+  j["access_log"] = c.access_log;
+  if (!c.tls_cert.empty()) j["tls_cert"] = c.tls_cert;
+  if (!c.tls_key.empty()) j["tls_key"] = c.tls_key;
+  j["queue_max"] = c.queue_max;
+  j["max_attempts"] = c.max_attempts;
+  j["retention"] = format_duration(c.retention_ms);
+  j["shutdown_grace"] = format_duration(c.shutdown_grace_ms);
+  j["model"] = c.model;
+  if (!c.lexicon.empty()) j["lexicon"] = c.lexicon;
+  if (!c.exec_command.empty()) j["exec"] = c.exec_command;
+  j["exec_timeout"] = format_duration(c.exec_timeout_ms);
+  return j.dump(2);
 }
 
 std::string serve_usage() {
   std::string s = "usage: mlgate serve [options]\n";
   for (auto& o : options()) {
-    std::string f = std::string("  --") + o.flag + (o.is_bool ? "[=BOOL]" : " V");
+    std::string f = std::string("  --") + o.flag + (o.type == JsonType::Bool ? "[=BOOL]" : " V");
     if (f.size() < 26) f.resize(26, ' ');
-    s += f + " " + o.help + (o.repeatable ? "" : "") + "  [" + env_name(o.flag) + "]\n";
+    s += f + " " + o.help + "  [" + env_name(o.flag) + "]\n";
   }
   s += "  --config F                 JSON file of the same options  [MLGATE_CONFIG]\n";
+  s += "  --dry-run                  check the configuration, print it as such a file, exit\n";
+  s += "  --help                     this text\n";
   return s;
 }
 

@@ -1,10 +1,16 @@
 // config.hpp: everything `mlgate serve` can be told, with defaults and units.
 //
-// Every field has a flag (--port), an environment variable (MLGATE_PORT)
-// and a key in the optional JSON config file ("port"). Precedence: flag,
-// then environment, then file, then the default written here. A repeatable
-// flag (--tier, --trusted-proxy, --cors-origin) given on the command line
-// replaces the environment's and the file's list rather than adding to it.
+// Every field but read_timeout_s and wait_max_s (fixed by the contract;
+// only a program that embeds the server sets them) has a flag (--port), an
+// environment variable (MLGATE_PORT) and a key in the optional JSON config
+// file ("port"). Precedence: flag, then environment, then file, then the
+// default written here. --trusted-proxy and --cors-origin given on the
+// command line replace the environment's and the file's list; --tier adds
+// to (or redefines in) the tiers from the defaults, the file and the
+// environment, so `--tier gold=100/min` keeps free and premium.
+//
+// Errors: parse_serve_config() refuses every malformed value, naming where
+// it came from (--flag, MLGATE_VAR or the file's key), in one line: exit 2.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mlgate {
@@ -41,9 +48,14 @@ struct Config {
 
   // HTTP.
   size_t max_body_bytes = 64 * 1024;
-  size_t max_connections = 256;  // connection threads; past this, 503
+  size_t max_head_bytes = 64 * 1024;  // request line and headers; past this, 431
+  size_t max_connections = 1024;      // connection threads; past this, 503
+  size_t max_connections_per_address = 0;  // open connections of one peer; 0: max_connections / 4
+  size_t max_waiting = 0;        // Prefer: wait requests held at once (0: max_connections / 4)
   int keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
-  int read_timeout_s = 10;       // a request's headers and body must arrive within this per read
+  int64_t head_timeout_ms = 10'000;  // a request's head must arrive within this of its first byte
+  int64_t body_timeout_ms = 30'000;  // its body within this of the head's end
+  int read_timeout_s = 10;       // each write of a response must complete within this
   std::vector<std::string> cors_origins;  // exact origins; none: CORS off
   bool access_log = true;
   std::string tls_cert, tls_key;  // both set: HTTPS
@@ -73,11 +85,36 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 // and the config file they name (--config F or MLGATE_CONFIG).
 ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvLookup& env);
 
+// What a server cannot run with: a malformed rate, tier name or trusted
+// proxy, a tier set without "free", a half-set TLS pair, exec without a
+// command. "" when the config is sound. parse_serve_config() already
+// checked all of it; Server checks again for programs that build a Config
+// themselves.
+std::string validate_config(const Config& c);
+
+// The files the config names load as what they should be (a PEM
+// certificate and its private key, a lexicon), and the data directory is a
+// directory if it exists; "" when so, else one line naming the flag.
+// In config_files.cpp.
+// Not part of parse_serve_config(): the admin commands read the same
+// configuration but need none of these files.
+std::string check_config_files(const Config& c);
+
+// Why `name` cannot be a tier, or "" when it can: 1-32 of A-Z a-z 0-9 _ . -,
+// and not a name the server uses for its own limits ("ip", "auth_fail", or
+// one ending in ".poll", the suffix of each tier's polling limit).
+std::string tier_name_error(std::string_view name);
+
 // "90s", "24h", "30d", "15m" -> milliseconds; nullopt when malformed.
 std::optional<int64_t> parse_duration_ms(std::string_view s);
 
 // The default data directory: $STATE_DIRECTORY (systemd) or ./mlgate-data.
 std::string default_data_dir(const EnvLookup& env);
+
+// The configuration as a JSON config file would hold it (one key per
+// option; unset text options left out), for `serve --dry-run`. Read back
+// with --config it gives the same configuration.
+std::string config_to_json(const Config& c);
 
 // Help text of `serve`, generated from the same option table.
 std::string serve_usage();

@@ -2,6 +2,8 @@
 #include "thread_name.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <system_error>
 
 namespace mlgate {
 namespace {
@@ -9,6 +11,26 @@ thread_local bool t_waited = false;
 }
 
 bool ConnPool::waited() { return t_waited; }
+
+ConnPool::Thread::Thread(size_t stack_bytes, std::function<void()> fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, std::max<size_t>(stack_bytes, PTHREAD_STACK_MIN));
+  auto arg = std::make_unique<std::function<void()>>(std::move(fn));
+  int rc = pthread_create(
+      &id_, &attr,
+      [](void* p) -> void* {
+        std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
+        (*f)();
+        return nullptr;
+      },
+      arg.get());
+  pthread_attr_destroy(&attr);
+  if (rc != 0) throw std::system_error(rc, std::generic_category(), "pthread_create");
+  arg.release();  // the thread owns it now
+}
+
+ConnPool::Thread::~Thread() { pthread_join(id_, nullptr); }
 
 void ConnPool::enqueue(std::function<void()> fn) {
   std::lock_guard lock(mu_);
@@ -19,22 +41,30 @@ void ConnPool::enqueue(std::function<void()> fn) {
   const bool idle_free = idle_ > tasks_.size();
   const size_t pool_threads = threads_.size() - overflow_running_;
   const bool at_cap = !idle_free && pool_threads >= max_;
+  // A thread that cannot be created (out of memory, a task limit) leaves
+  // the connection queued: it is answered when a thread is free.
   if (at_cap && overflow_running_ < overflow_max_) {
-    ++overflow_running_;
-    threads_.emplace_back([this, f = std::move(fn)]() mutable {
-      set_thread_name("mlg-overflow");
-      overflow(std::move(f));
-    });
-    return;
+    try {
+      threads_.emplace_back(stack_, [this, f = fn]() mutable {
+        set_thread_name("mlg-overflow");
+        overflow(std::move(f));
+      });
+      ++overflow_running_;
+      return;
+    } catch (const std::system_error&) {
+    }
   }
   tasks_.push_back({std::move(fn), at_cap});
   if (idle_free) {
     cv_.notify_one();
   } else if (!at_cap) {
-    threads_.emplace_back([this](std::stop_token st) {
-      set_thread_name("mlg-http");
-      worker(st);
-    });
+    try {
+      threads_.emplace_back(stack_, [this] {
+        set_thread_name("mlg-http");
+        worker();
+      });
+    } catch (const std::system_error&) {
+    }
   }
 }
 
@@ -45,11 +75,11 @@ void ConnPool::overflow(std::function<void()> fn) {
   t_waited = false;
   std::lock_guard lock(mu_);
   --overflow_running_;
-  if (!shutdown_) finished_.push_back(std::this_thread::get_id());
+  if (!shutdown_) finished_.push_back(pthread_self());
 }
 
 void ConnPool::shutdown() {
-  std::list<std::jthread> threads;
+  std::list<Thread> threads;
   {
     std::lock_guard lock(mu_);
     shutdown_ = true;
@@ -64,24 +94,17 @@ size_t ConnPool::threads() const {
   return threads_.size();
 }
 
-size_t ConnPool::queued() const {
-  std::lock_guard lock(mu_);
-  return tasks_.size();
-}
-
 void ConnPool::reap_finished() {
   for (auto id : finished_) {
     auto it = std::find_if(threads_.begin(), threads_.end(),
-                           [&](const std::jthread& t) { return t.get_id() == id; });
-    if (it != threads_.end()) {
-      it->join();  // it has returned from worker(): the join is immediate
-      threads_.erase(it);
-    }
+                           [&](const Thread& t) { return pthread_equal(t.id(), id); });
+    // It has returned from worker(): the join in erase() is immediate.
+    if (it != threads_.end()) threads_.erase(it);
   }
   finished_.clear();
 }
 
-void ConnPool::worker(std::stop_token) {
+void ConnPool::worker() {
   std::unique_lock lock(mu_);
   for (;;) {
     ++idle_;
@@ -100,7 +123,7 @@ void ConnPool::worker(std::stop_token) {
     lock.lock();
   }
   // Not on shutdown: the thread is in threads_, and shutdown() joins it.
-  if (!shutdown_) finished_.push_back(std::this_thread::get_id());
+  if (!shutdown_) finished_.push_back(pthread_self());
 }
 
 }  // namespace mlgate

@@ -99,23 +99,30 @@ std::optional<std::string> Stmt::opt_text(int c) const {
   return text(c);
 }
 
-Db Db::open(const std::string& path, bool readonly) {
+namespace {
+
+// A connection with extended result codes and a busy wait, or DbError.
+sqlite3* open_connection(const std::string& path, int flags) {
   sqlite3* raw = nullptr;
-  int flags = readonly ? SQLITE_OPEN_READONLY
-                       : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   // NOMUTEX: each connection has one owning thread at a time, so SQLite's
   // own per-connection mutex would only cost time.
-  flags |= SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close(raw);
     throw DbError(rc, "cannot open database " + path + ": " + msg);
   }
-  Db db(raw);
   sqlite3_extended_result_codes(raw, 1);
   // Readers and the writer meet on WAL; a short busy wait covers checkpoints.
   sqlite3_busy_timeout(raw, 5000);
+  return raw;
+}
+
+}  // namespace
+
+Db Db::open(const std::string& path, bool readonly) {
+  Db db(open_connection(path, readonly ? SQLITE_OPEN_READONLY
+                                       : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)));
   if (!readonly) {
     db.exec("PRAGMA journal_mode=WAL");
     // FULL: WAL commits are fsynced before they return. With NORMAL a power
@@ -124,6 +131,10 @@ Db Db::open(const std::string& path, bool readonly) {
   }
   db.exec("PRAGMA foreign_keys=ON");
   return db;
+}
+
+Db Db::open_existing(const std::string& path) {
+  return Db(open_connection(path, SQLITE_OPEN_READWRITE));
 }
 
 Db& Db::operator=(Db&& o) noexcept {

@@ -75,6 +75,9 @@ class Db {
   // Opens (and creates) the file, sets WAL and synchronous=FULL, a busy
   // timeout, and foreign keys. `readonly` connections are for readers.
   static Db open(const std::string& path, bool readonly = false);
+  // Opens a file that must already exist, as it is: nothing created, no
+  // pragma that writes (a file is inspected before it is trusted).
+  static Db open_existing(const std::string& path);
   Db() = default;
   Db(Db&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
   Db& operator=(Db&& o) noexcept;

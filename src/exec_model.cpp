@@ -162,6 +162,9 @@ ExecModel::~ExecModel() {
 
 Prediction ExecModel::predict(std::string_view text, std::stop_token stop) {
   Slot slot(*this, stop);
+  // A child that died while idle (the OOM killer, an operator's kill) is
+  // reaped and replaced now, rather than failing this job on a dead pipe.
+  if (pid_.load() > 0 && wait_exited(pid_.load(), 0)) kill_child();
   wait_restart_delay(stop);
   if (pid_.load() < 0) spawn();
   // Nothing has been sent yet: a cancellation here leaves the child in step.
@@ -295,14 +298,16 @@ void ExecModel::send(const std::string& line, Clock::time_point deadline,
 
 std::string ExecModel::read_line(Clock::time_point deadline, std::stop_token stop) {
   char buf[65536];
+  const std::string too_long = "model response is longer than " + std::to_string(kMaxResponseBytes) + " bytes";
   for (;;) {
     if (size_t nl = pending_.find('\n'); nl != std::string::npos) {
+      // The read that crossed the limit may also have brought the newline.
+      if (nl > kMaxResponseBytes) fail(too_long);
       std::string line = pending_.substr(0, nl);
       pending_.erase(0, nl + 1);
       return line;
     }
-    if (pending_.size() > kMaxResponseBytes)
-      fail("model response is longer than " + std::to_string(kMaxResponseBytes) + " bytes");
+    if (pending_.size() > kMaxResponseBytes) fail(too_long);
     check_deadline(deadline, stop);
     if (poll_tick(from_child_, POLLIN, deadline) <= 0) continue;
     ssize_t n = read(from_child_, buf, sizeof buf);
@@ -314,34 +319,60 @@ std::string ExecModel::read_line(Clock::time_point deadline, std::stop_token sto
 }
 
 Prediction ExecModel::parse_response(const std::string& line, uint64_t id) {
-  nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
-  if (!r.is_object()) fail("model response is not a JSON object: " + excerpt(line));
-  auto rid = r.find("id");
-  if (rid == r.end() || !rid->is_number_unsigned() || rid->get<uint64_t>() != id)
-    fail("model response has id " + (rid == r.end() ? std::string("missing") : rid->dump()) +
-         ", expected " + std::to_string(id));
-  if (auto e = r.find("error"); e != r.end()) {
-    if (!e->is_string()) fail("model response has an \"error\" that is not a string");
+  ExecReply r = parse_exec_reply(line, id);
+  if (r.kind == ExecReply::kPrediction) return std::move(r.prediction);
+  if (r.kind == ExecReply::kModelError) {
     failures_ = 0;  // a well-formed refusal: the child is fine and in step
+    throw ModelError(r.message);
+  }
+  fail(r.message);
+}
+
+ExecReply parse_exec_reply(std::string_view line, uint64_t id) {
+  ExecReply out;
+  auto out_of_step = [&](std::string why) {
+    out.message = std::move(why);
+    return out;
+  };
+  nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+  if (!r.is_object()) return out_of_step("model response is not a JSON object: " + excerpt(std::string(line)));
+  auto rid = r.find("id");
+  if (rid == r.end() || !rid->is_number_unsigned() || rid->get<uint64_t>() != id) {
+    // The id as the child wrote it, in ASCII and cut short: it could be a
+    // megabyte of array, and the message becomes the job's stored error.
+    std::string shown = rid == r.end() ? "missing" : rid->dump(-1, ' ', true);
+    if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
+    return out_of_step("model response has id " + shown + ", expected " + std::to_string(id));
+  }
+  if (auto e = r.find("error"); e != r.end()) {
+    if (!e->is_string()) return out_of_step("model response has an \"error\" that is not a string");
     std::string msg = e->get<std::string>();
-    if (msg.size() > 1000) msg = msg.substr(0, 1000) + "...";
-    throw ModelError("model error: " + msg);
+    if (msg.size() > 1000) {
+      // Cut at a character boundary: a cut UTF-8 sequence in the stored
+      // error made `mlgate jobs show` fail to print the job.
+      size_t n = 1000;
+      while (n > 0 && (static_cast<unsigned char>(msg[n]) & 0xc0) == 0x80) --n;
+      msg = msg.substr(0, n) + "...";
+    }
+    out.kind = ExecReply::kModelError;
+    out.message = "model error: " + msg;
+    return out;
   }
   auto label = r.find("label");
   auto score = r.find("score");
   auto detail = r.find("detail");
   if (label == r.end() || !label->is_string())
-    fail("model response has no string \"label\": " + excerpt(line));
+    return out_of_step("model response has no string \"label\": " + excerpt(std::string(line)));
   if (score == r.end() || !score->is_number() || !std::isfinite(score->get<double>()))
-    fail("model response has no number \"score\": " + excerpt(line));
+    return out_of_step("model response has no number \"score\": " + excerpt(std::string(line)));
   if (detail != r.end() && !detail->is_null() && !detail->is_object())
-    fail("model response has a \"detail\" that is not an object");
-  Prediction p;
-  p.label = label->get<std::string>();
-  p.score = score->get<double>();
-  p.detail = detail != r.end() && detail->is_object() ? std::move(*detail)
-                                                     : nlohmann::json::object();
-  return p;
+    return out_of_step("model response has a \"detail\" that is not an object");
+  out.kind = ExecReply::kPrediction;
+  out.prediction.label = label->get<std::string>();
+  out.prediction.score = score->get<double>();
+  out.prediction.detail = detail != r.end() && detail->is_object() ? std::move(*detail)
+                                                                  : nlohmann::json::object();
+  return out;
 }
 
 void ExecModel::fail(const std::string& why, bool childs_fault) {

@@ -31,7 +31,9 @@
 //   and a new one is started by the next job. Consecutive failures delay that
 //   restart (0, 0.2 s, 0.4 s ... up to 5 s) so a crash-looping child does not
 //   spin; one good response resets the delay. The delay is not counted in
-//   the job's timeout.
+//   the job's timeout. A child found dead when a job comes (it died while
+//   idle) is reaped and replaced before the job is sent, so that job does
+//   not fail for it.
 // - Timeout: a job fails with "model timed out after 30s" when the child has
 //   not answered within `timeout_ms` of the job getting the child (the wait
 //   for the child and the restart delay do not count; a restarted child's
@@ -65,6 +67,21 @@
 #include "model.hpp"
 
 namespace mlgate {
+
+// One reply line judged against the id of the request it answers, as the
+// protocol above says. Pure (no child involved): predict() acts on it, and
+// the tests and the fuzz target call it on any bytes.
+struct ExecReply {
+  enum Kind {
+    kPrediction,  // well-formed success: `prediction` is set
+    kModelError,  // well-formed {"error": ...}: the job fails, the child stays
+    kOutOfStep,   // anything else: the job fails and the child is replaced
+  };
+  Kind kind = kOutOfStep;
+  Prediction prediction;
+  std::string message;  // the job's error for the two failures
+};
+ExecReply parse_exec_reply(std::string_view line, uint64_t id);
 
 struct ExecOptions {
   std::string command;          // run as /bin/sh -c command

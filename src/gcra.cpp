@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "printable.hpp"
+
 namespace mlgate {
 
 // ---------------------------------------------------------------- parsing
@@ -13,14 +15,6 @@ namespace {
 // One request a nanosecond: the clock's resolution. (Benchmarks configure
 // effectively unlimited tiers such as 1000000000/s.)
 constexpr int64_t kMaxPerSecond = 1'000'000'000;
-
-// Operator input goes into an error line: keep it printable.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 64) out += "...";
-  return out;
-}
 
 // Strict decimal: digits only (no sign, no spaces). Values past 10^18 are
 // reported as too large rather than wrapped.

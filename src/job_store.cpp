@@ -5,6 +5,7 @@
 
 #include "api_key.hpp"
 #include "clock.hpp"
+#include "log.hpp"
 #include "schema.hpp"
 #include "thread_name.hpp"
 
@@ -34,10 +35,6 @@ class JobStore::ReaderLease {
 };
 
 namespace {
-
-constexpr const char* kJobColumns =
-    "seq, uuid, owner, key_id, status, input, attempts, result_label, "
-    "result_score, result, error, created_at, started_at, finished_at";
 
 Job read_job(const Stmt& st) {
   Job j;
@@ -117,6 +114,9 @@ JobStore::JobStore(JobStoreOptions opt) : opt_(std::move(opt)) {
   writer_db_ = std::make_unique<CachedDb>(Db::open(opt_.path));
   migrate(writer_db_->db());
   recover();
+  cursor_key_ = database_secret(writer_db_->db(), "cursor_key");
+  // The files exist now (the WAL and -shm since the first transaction).
+  watch_.emplace(std::vector<std::string>{opt_.path, opt_.path + "-wal", opt_.path + "-shm"});
   writer_ = std::jthread([this](std::stop_token st) {
     set_thread_name("mlg-writer");
     writer_loop(st);
@@ -127,11 +127,12 @@ JobStore::~JobStore() {
   writer_.request_stop();
   write_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (faulted_) return;  // the files at the paths are not this connection's
   try {
     // Fold the WAL into the main file so a clean stop leaves one file.
     writer_db_->db().exec("PRAGMA wal_checkpoint(TRUNCATE)");
   } catch (const DbError&) {
-    // Nothing is lost: the WAL is replayed at the next open.
+    // Nothing is lost: the next open recovers the committed WAL frames.
   }
 }
 
@@ -178,8 +179,16 @@ void JobStore::writer_loop(std::stop_token st) {
     std::shared_ptr<Batch> b;
     {
       std::unique_lock lock(write_mu_);
-      write_cv_.wait(lock, st, [&] { return !queue_.empty(); });
-      if (queue_.empty()) return;  // stop requested and nothing left to commit
+      // Idle, the files are checked once a second: a WAL deleted while no
+      // job arrives still has its commits copied out before a crash can
+      // take them.
+      write_cv_.wait_for(lock, st, std::chrono::seconds(1), [&] { return !queue_.empty(); });
+      if (queue_.empty()) {
+        if (st.stop_requested()) return;  // nothing left to commit
+        lock.unlock();
+        check_files();
+        continue;
+      }
       ops.swap(queue_);
       b = std::exchange(batch_, std::make_shared<Batch>());
     }
@@ -198,6 +207,14 @@ void JobStore::writer_loop(std::stop_token st) {
 // a storage error fails the whole batch, which is rolled back.
 void JobStore::commit_batch(std::vector<WriteOp*>& batch) {
   CachedDb& c = *writer_db_;
+  auto fail_all = [&](const std::string& why) {
+    auto err = std::make_exception_ptr(StorageUnavailable(why));
+    for (WriteOp* op : batch) op->error = err;
+  };
+  if (faulted_.load()) {
+    std::lock_guard lock(status_mu_);
+    return fail_all(fault_);
+  }
   try {
     Tx tx(c.db());
     for (WriteOp* op : batch) {
@@ -215,10 +232,93 @@ void JobStore::commit_batch(std::vector<WriteOp*>& batch) {
     ops_.fetch_add(batch.size(), std::memory_order_relaxed);
     writable_.store(true, std::memory_order_relaxed);
   } catch (const std::exception& e) {
-    writable_.store(false, std::memory_order_relaxed);
-    auto err = std::make_exception_ptr(StorageUnavailable(e.what()));
-    for (WriteOp* op : batch) op->error = err;
+    note_write_failure(e);
+    return fail_all(e.what());
   }
+  // After the commit, before anyone hears of it: a commit fsynced into a
+  // WAL that is no longer at its path is not durable.
+  if (!check_files()) {
+    std::lock_guard lock(status_mu_);
+    fail_all(fault_);
+  }
+}
+
+bool JobStore::check_files() {
+  if (faulted_.load() || !watch_) return !faulted_.load();
+  auto problem = watch_->check();
+  if (!problem) return true;
+  bool kept = false;
+  if (problem->path != opt_.path) {
+    // The main file is still the one at its path: fold the WAL into it.
+    // SQLite reads the WAL through the descriptor it holds, which a delete
+    // does not close, and fsyncs the main file: every commit made so far,
+    // each one a job already answered 202, is then in mlgate.db.
+    try {
+      Stmt st = writer_db_->db().prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+      kept = st.step() && st.i64(0) == 0;  // busy = 0: the whole WAL was copied
+    } catch (const DbError&) {
+    }
+    auto again = watch_->check();  // had the main file gone meanwhile, so had the copy
+    kept = kept && (!again || again->path != opt_.path);
+  }
+  Log::instance().error("database file changed while the server ran; writes refused until a restart",
+                        {{"file", problem->path},
+                         {"problem", problem->deleted ? "deleted" : "replaced"},
+                         {"commits_copied_to_database", kept}});
+  {
+    std::lock_guard lock(status_mu_);
+    fault_ = problem->describe() + " while mlgate ran; writes are refused until a restart";
+  }
+  faulted_.store(true);
+  return kept;
+}
+
+namespace {
+bool is_corruption(const DbError& e) {
+  return (e.code & 0xff) == SQLITE_CORRUPT || (e.code & 0xff) == SQLITE_NOTADB;
+}
+}  // namespace
+
+void JobStore::note_write_failure(const std::exception& e) {
+  writable_.store(false, std::memory_order_relaxed);
+  std::lock_guard lock(status_mu_);
+  write_reason_ = e.what();
+  if (auto* d = dynamic_cast<const DbError*>(&e); d && is_corruption(*d)) {
+    corrupt_reason_ = e.what();
+    corrupt_.store(true);
+  }
+}
+
+void JobStore::mark_corrupt(const std::string& problem) {
+  std::lock_guard lock(status_mu_);
+  corrupt_reason_ = problem;
+  corrupt_.store(true);
+}
+
+void JobStore::read_failed(const DbError& e) {
+  {
+    std::lock_guard lock(status_mu_);
+    read_reason_ = e.what();
+    if (is_corruption(e)) {
+      corrupt_reason_ = e.what();
+      corrupt_.store(true);
+    }
+  }
+  read_failed_at_ms_.store(std::max<int64_t>(1, wall_ms()), std::memory_order_relaxed);
+  throw StorageUnavailable(e.what());
+}
+
+std::string JobStore::failure(int64_t now_ms) const {
+  const int64_t read_at = read_failed_at_ms_.load(std::memory_order_relaxed);
+  const bool recent_read = read_at != 0 && now_ms - read_at < kReadFailureWindowMs;
+  if (!faulted_.load() && !corrupt_.load() && writable() && !recent_read) return "";
+  std::lock_guard lock(status_mu_);
+  if (faulted_.load()) return fault_;
+  // Corruption does not heal: it is reported until a restart, whose
+  // integrity check then refuses the file.
+  if (corrupt_.load()) return "the database is corrupt (" + corrupt_reason_ + "); restore it from a backup";
+  if (!writable()) return "the last commit failed: " + write_reason_;
+  return "a read failed " + std::to_string((now_ms - read_at) / 1000) + " s ago: " + read_reason_;
 }
 
 void JobStore::write(const std::function<void(Db&)>& fn) {
@@ -238,7 +338,7 @@ JobStore::ReaderLease JobStore::reader() {
   try {
     return ReaderLease(*this, std::make_unique<CachedDb>(Db::open(opt_.path, true)));
   } catch (const DbError& e) {
-    throw StorageUnavailable(e.what());
+    read_failed(e);
   }
 }
 
@@ -300,7 +400,7 @@ std::optional<Job> JobStore::get(std::string_view uuid, std::string_view owner) 
     st.bind(1, uuid).bind(2, owner);
     return select_one(st);
   } catch (const DbError& e) {
-    throw StorageUnavailable(e.what());
+    read_failed(e);
   }
 }
 
@@ -311,7 +411,7 @@ std::optional<Job> JobStore::get_by_seq(int64_t seq) {
     st.bind(1, seq);
     return select_one(st);
   } catch (const DbError& e) {
-    throw StorageUnavailable(e.what());
+    read_failed(e);
   }
 }
 
@@ -330,7 +430,7 @@ JobStore::Page JobStore::list(std::string_view owner, std::optional<std::string>
     st.bind(4, static_cast<int64_t>(limit) + 1);  // one more tells if a next page exists
     while (st.step()) page.jobs.push_back(read_job(st));
   } catch (const DbError& e) {
-    throw StorageUnavailable(e.what());
+    read_failed(e);
   }
   if (page.jobs.size() > static_cast<size_t>(limit)) {
     page.jobs.pop_back();
@@ -352,14 +452,15 @@ JobStore::CancelResult JobStore::cancel(std::string_view uuid, std::string_view 
       return;
     }
     Stmt& up = c.stmt(
-        "UPDATE jobs SET status='canceled', finished_at=? WHERE seq=? "
-        "AND status IN ('pending','running')");
+        "UPDATE jobs SET status='canceled', finished_at=max(?, coalesce(started_at, created_at)) "
+        "WHERE seq=? AND status IN ('pending','running') RETURNING finished_at");
     StmtGuard g{up};
-    up.bind(1, now_ms).bind(2, job->seq).step();
+    up.bind(1, now_ms).bind(2, job->seq);
+    const int64_t finished_at = up.step() ? up.i64(0) : now_ms;
     res.outcome = job->status == "running" ? CancelOutcome::CanceledRunning
                                            : CancelOutcome::Canceled;
     job->status = "canceled";
-    job->finished_at = now_ms;
+    job->finished_at = finished_at;
     res.job = std::move(job);
   });
   submit(op);
@@ -372,20 +473,23 @@ JobStore::CancelResult JobStore::cancel(std::string_view uuid, std::string_view 
 std::vector<std::pair<int64_t, int64_t>> JobStore::pending_jobs() {
   std::vector<std::pair<int64_t, int64_t>> out;
   auto r = reader();
-  Stmt& st = r->stmt(
-      "SELECT seq, run_after FROM jobs "
-      "WHERE status IN ('pending','running') AND status='pending' ORDER BY seq");
-  StmtGuard g{st};
-  while (st.step()) out.emplace_back(st.i64(0), st.i64(1));
+  try {
+    Stmt& st = r->stmt(
+        "SELECT seq, run_after FROM jobs "
+        "WHERE status IN ('pending','running') AND status='pending' ORDER BY seq");
+    StmtGuard g{st};
+    while (st.step()) out.emplace_back(st.i64(0), st.i64(1));
+  } catch (const DbError& e) {
+    read_failed(e);
+  }
   return out;
 }
 
 std::vector<ClaimedJob> JobStore::claim(const std::vector<int64_t>& seqs, int64_t now_ms) {
   std::vector<ClaimedJob> out;
   WriteOp op([&](CachedDb& c) {
-    out.clear();  // the op may be replayed after a failed batch
     Stmt& up = c.stmt(
-        "UPDATE jobs SET status='running', started_at=?, attempts=attempts+1 "
+        "UPDATE jobs SET status='running', started_at=max(?, created_at), attempts=attempts+1 "
         "WHERE seq=? AND status='pending' RETURNING uuid, input, attempts");
     for (int64_t seq : seqs) {
       StmtGuard g{up};
@@ -400,14 +504,15 @@ std::vector<ClaimedJob> JobStore::claim(const std::vector<int64_t>& seqs, int64_
 void JobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms) {
   size_t terminal = 0;
   WriteOp op([&](CachedDb& c) {
-    terminal = 0;
     // `status='running'` in every update: a job canceled while it ran keeps
-    // its `canceled`, and its late result is dropped.
+    // its `canceled`, and its late result is dropped. Times never run
+    // backwards within a job (max with the earlier one): the wall clock may
+    // step back while a job runs.
     Stmt& done = c.stmt(
         "UPDATE jobs SET status='completed', result_label=?, result_score=?, "
-        "result=?, error=NULL, finished_at=? WHERE seq=? AND status='running'");
+        "result=?, error=NULL, finished_at=max(?, started_at) WHERE seq=? AND status='running'");
     Stmt& failed = c.stmt(
-        "UPDATE jobs SET status='failed', error=?, finished_at=? "
+        "UPDATE jobs SET status='failed', error=?, finished_at=max(?, started_at) "
         "WHERE seq=? AND status='running'");
     Stmt& retry = c.stmt(
         "UPDATE jobs SET status='pending', error=?, run_after=? "

@@ -13,6 +13,16 @@
 //   answers QueueFull at the bound and stores nothing.
 // - Storage failures (disk full, I/O error) surface as StorageUnavailable;
 //   the store keeps running and recovers when the storage does.
+// - The writer checks after each commit, and once a second when idle, that
+//   the database, its -wal and its -shm are still the files at their paths.
+//   When one was deleted or replaced, every later write is refused (until a
+//   restart: SQLite would go on writing to the unlinked file). If the main
+//   file is intact, the WAL's commits are first copied into it
+//   (checkpoint), so no job answered 202 is lost with a deleted WAL. A batch
+//   whose commit may have gone to a lost file is reported as failed.
+// - failure() says why storage is failing: such a fault, a file found
+//   corrupt (until a restart), the last commit failed, or a read failed in
+//   the last 30 s.
 // - Thread-safe: every public member may be called from any thread.
 #pragma once
 
@@ -33,7 +43,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cursor.hpp"
 #include "db.hpp"
+#include "db_file.hpp"
 
 namespace mlgate {
 
@@ -88,6 +100,7 @@ struct ClaimedJob {
 struct JobOutcome {
   enum Kind { Completed, Failed, Retry, Interrupted } kind = Completed;
   int64_t seq = 0;
+  std::string uuid;  // for log lines; the store goes by seq
   std::string label;
   double score = 0;
   std::string detail_json;
@@ -148,6 +161,12 @@ class JobStore {
   uint64_t committed_ops() const { return ops_.load(std::memory_order_relaxed); }
   // False after the last commit failed, until one succeeds.
   bool writable() const { return writable_.load(std::memory_order_relaxed); }
+  // Why storage is failing at `now_ms` (see the contract), or "" when it is not.
+  std::string failure(int64_t now_ms) const;
+  // An integrity check found `problem`: failure() reports it until a restart.
+  void mark_corrupt(const std::string& problem);
+  // This database's key for GET /jobs cursors.
+  const CursorKey& cursor_key() const { return cursor_key_; }
 
  private:
   struct WriteOp;
@@ -157,11 +176,27 @@ class JobStore {
   void commit_batch(std::vector<WriteOp*>& batch);
   ReaderLease reader();
   void recover();
+  // Records a failed read (see failure()) and throws StorageUnavailable.
+  [[noreturn]] void read_failed(const DbError& e);
+  void note_write_failure(const std::exception& e);
+  // Writer thread: the files still at their paths? Sets fault_ if not;
+  // false when a batch just committed cannot be trusted to be on disk.
+  bool check_files();
 
   JobStoreOptions opt_;
   std::atomic<size_t> unfinished_{0};
   std::atomic<uint64_t> commits_{0}, ops_{0};
   std::atomic<bool> writable_{true};
+  CursorKey cursor_key_{};
+
+  // What failure() reports. The atomics let a healthy /health skip the lock.
+  static constexpr int64_t kReadFailureWindowMs = 30'000;
+  std::atomic<bool> faulted_{false};           // a file deleted or replaced: writes refused
+  std::atomic<bool> corrupt_{false};
+  std::atomic<int64_t> read_failed_at_ms_{0};  // 0: no read has failed
+  mutable std::mutex status_mu_;               // guards the four reasons
+  std::string fault_, corrupt_reason_, read_reason_, write_reason_;
+  std::optional<FileWatch> watch_;             // used by the writer thread only
 
   std::unique_ptr<CachedDb> writer_db_;  // owned by the writer thread after start
 

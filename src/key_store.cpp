@@ -1,6 +1,8 @@
 #include "key_store.hpp"
 
+#include <algorithm>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "clock.hpp"
@@ -11,7 +13,6 @@ namespace {
 constexpr std::pair<const char*, uint32_t> kScopeNames[] = {
     {"predict", kScopePredict},
     {"read", kScopeRead},
-    {"admin", kScopeAdmin},
     {"metrics", kScopeMetrics},
 };
 
@@ -19,19 +20,39 @@ constexpr const char* kSelectKeys =
     "SELECT id, name, owner, tier, scopes, created_at, expires_at, revoked_at, "
     "last_used_at, replaced_by, hash FROM api_keys";
 
+// Scopes as stored: names this version does not know (the retired
+// "admin") grant nothing and take nothing away from the others.
+uint32_t stored_scopes(std::string_view csv) {
+  uint32_t bits = 0;
+  while (!csv.empty()) {
+    size_t comma = csv.find(',');
+    std::string_view name = csv.substr(0, comma);
+    for (auto& [n, b] : kScopeNames)
+      if (name == n) bits |= b;
+    if (comma == std::string_view::npos) break;
+    csv.remove_prefix(comma + 1);
+  }
+  return bits;
+}
+
 KeyRecord read_record(const Stmt& st) {
   KeyRecord r;
   r.id = st.text(0);
   r.name = st.text(1);
   r.owner = st.text(2);
   r.tier = st.text(3);
-  r.scopes = parse_scopes(st.text_view(4)).value_or(0);
+  r.scopes = stored_scopes(st.text_view(4));
   r.created_at = st.i64(5);
   r.expires_at = st.opt_i64(6);
   r.revoked_at = st.opt_i64(7);
   r.last_used_at = st.opt_i64(8);
   r.replaced_by = st.opt_text(9);
   return r;
+}
+
+// After a committed change: tells a running server's KeyCache (key_signal.hpp).
+void signal_change(Db& db) {
+  if (const char* path = sqlite3_db_filename(db.raw(), "main"); path && *path) bump_key_signal(path);
 }
 
 void insert_key(Db& db, const std::string& key, const KeyRecord& r) {
@@ -92,6 +113,7 @@ NewKey create_key(Db& db, const KeyCreateOptions& opt, int64_t now_ms) {
   r.created_at = now_ms;
   if (opt.expires_in_ms) r.expires_at = now_ms + *opt.expires_in_ms;
   insert_key(db, nk.key, r);
+  signal_change(db);
   return nk;
 }
 
@@ -113,7 +135,9 @@ bool revoke_key(Db& db, std::string_view id, int64_t now_ms) {
   Stmt st = db.prepare(
       "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?");
   st.bind(1, now_ms).bind(2, id).run();
-  return db.changes() > 0;
+  if (db.changes() == 0) return false;
+  signal_change(db);
+  return true;
 }
 
 std::optional<NewKey> rotate_key(Db& db, std::string_view id, int64_t grace_ms,
@@ -138,11 +162,31 @@ std::optional<NewKey> rotate_key(Db& db, std::string_view id, int64_t grace_ms,
       .bind(3, id)
       .run();
   tx.commit();
+  signal_change(db);
   return nk;
 }
 
-KeyCache::KeyCache(const std::string& db_path)
+void record_server_tiers(Db& db, const std::vector<std::string>& names, int64_t now_ms) {
+  db.exec("DELETE FROM meta WHERE key LIKE 'server\\_tier:%' ESCAPE '\\'");
+  Stmt st = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+  for (auto& n : names) {
+    st.bind(1, "server_tier:" + n).bind(2, now_ms);
+    st.run();
+  }
+}
+
+std::vector<std::string> server_tiers(Db& db) {
+  std::vector<std::string> out;
+  Stmt st = db.prepare("SELECT substr(key, 13) FROM meta WHERE key LIKE 'server\\_tier:%' ESCAPE '\\' "
+                       "ORDER BY key");
+  while (st.step()) out.push_back(st.text(0));
+  return out;
+}
+
+KeyCache::KeyCache(const std::string& db_path, bool change_signal)
     : db_(Db::open(db_path)), snapshot_(std::make_shared<const Map>()) {
+  data_version_stmt_ = db_.prepare("PRAGMA data_version");
+  if (change_signal) signal_ = KeySignal::open(db_path);
   refresh();
 }
 
@@ -157,29 +201,37 @@ KeyCache::KeyCache(const std::string& db_path)
 // - A well-formed value is looked up by its SHA-256. The guesser cannot
 //   steer the hash's bits, so the bucket chosen and the byte comparison of
 //   the 32-byte hashes say nothing about how close the guess was to a key.
-// - Unknown, revoked and expired keys take one path: a lookup, one attempt
-//   at a miss-refresh, a second lookup. (Before this, a revoked or expired
-//   key was refused straight after the first lookup while an unknown one
-//   could pay for a database read, so timing told "this key exists but is
+// - Unknown, revoked and expired keys take one path: a lookup, a
+//   miss-refresh, a second lookup. (Before this, a revoked or expired key
+//   was refused straight after the first lookup while an unknown one could
+//   pay for a database read, so timing told "this key exists but is
 //   revoked" from "no such key".)
-// - The miss-refresh is the one database touch on the request path. It is
-//   taken at most once per kMissRefreshNs for the whole server, and costs a
-//   data_version read (no I/O), plus a reload only when the key table
-//   changed. Whether a given request pays for it therefore depends on other
-//   traffic, on the clock and on CLI activity, never on the key presented:
-//   the most a client can learn from it is that some key changed a moment
-//   ago. A flood of guesses costs at most 100 such reads a second, and the
-//   server's failed-key budget per address stops the flood first.
+// - The miss-refresh is the one database touch on the request path: a
+//   data_version read (no I/O), plus, when anything was committed since the
+//   last check, a generation read at most once per kMissRefreshNs for the
+//   whole server (a miss that comes sooner waits for it), plus a reload
+//   only when the key table changed. What a given request pays therefore
+//   depends on other traffic, on the clock and on CLI activity, never on
+//   the key presented: the most a client can learn from it is that
+//   something was committed a moment ago. A flood of guesses costs at most
+//   100 generation reads a second, and the server's failed-key budget per
+//   address stops the flood first.
 std::shared_ptr<const KeyRecord> KeyCache::authenticate(std::string_view presented,
                                                         int64_t now_ms) {
   bool well_formed = check_format(presented);
   KeyHash h = sha256(presented);
   hashes_.fetch_add(1, std::memory_order_relaxed);
   if (!well_formed) return nullptr;  // refused without consulting the keys
+  const int64_t arrived_ns = mono_ns();
   auto rec = find_active(h, now_ms);
   if (!rec) {
-    // Perhaps created a moment ago by the CLI: look once more, rarely.
-    try_miss_refresh();
+    // Perhaps created a moment ago by the CLI: look again once the
+    // snapshot holds every key committed before this call.
+    try {
+      refresh_for_miss(arrived_ns);
+    } catch (const DbError&) {
+      // The maintenance thread's next refresh reports it; the key is refused.
+    }
     rec = find_active(h, now_ms);
     if (!rec) return nullptr;
   }
@@ -198,30 +250,76 @@ std::shared_ptr<const KeyRecord> KeyCache::find_active(const KeyHash& h, int64_t
   return it->second;
 }
 
-void KeyCache::try_miss_refresh() {
-  int64_t now = mono_ns(), last = last_miss_refresh_ns_.load();
-  if (now - last < kMissRefreshNs || !last_miss_refresh_ns_.compare_exchange_strong(last, now))
-    return;
-  try {
-    refresh();
-  } catch (const DbError&) {
-    // The maintenance thread's next refresh reports it; the key is refused.
+// A miss used to try a refresh only if none had run for 10 ms, and else
+// gave up: a key created in the 10 ms after another client's wrong key was
+// refused on its first request. Now a miss never gives up. The CLI bumps
+// the signal after committing a key and prints the key after that, so a
+// request carrying a new key finds the signal moved; while it has not
+// moved, every miss (a flood of wrong keys included) costs one load. When
+// it has, the miss waits, for an in-flight refresh (the lock) or for the
+// throttle, until a check that began after it has completed.
+void KeyCache::refresh_for_miss(int64_t arrived_ns) {
+  if (signal_ && signal_->read() == signal_seen_.load(std::memory_order_acquire)) return;
+  std::unique_lock lock(db_mu_);
+  for (;;) {
+    if (last_check_ns_ >= arrived_ns) return;  // someone checked since this call began
+    const int64_t now = mono_ns();
+    const uint64_t sig = signal_value();
+    if (signal_ && sig == signal_seen_.load(std::memory_order_relaxed)) return;
+    const int64_t dv = data_version();
+    if (dv == data_version_) {  // no commit since the last check
+      last_check_ns_ = now;
+      signal_seen_.store(sig, std::memory_order_release);
+      return;
+    }
+    const int64_t due = last_read_ns_ == INT64_MIN ? now : last_read_ns_ + kMissRefreshNs;
+    if (now >= due) {
+      read_generation(dv, now, sig);
+      return;
+    }
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+    lock.lock();
   }
 }
 
 bool KeyCache::refresh() {
   std::unique_lock lock(db_mu_, std::try_to_lock);
   if (!lock) return false;
-  // data_version changes only when another connection commits: no I/O.
-  int64_t dv = db_.pragma_int("data_version");
-  if (dv == data_version_) return false;
-  data_version_ = dv;
+  const int64_t now = mono_ns();
+  const uint64_t sig = signal_value();
+  const int64_t dv = data_version();
+  if (dv == data_version_) {
+    last_check_ns_ = now;
+    signal_seen_.store(sig, std::memory_order_release);
+    return false;
+  }
+  return read_generation(dv, now, sig);
+}
+
+int64_t KeyCache::data_version() {
+  // Changes only when another connection commits; read from the WAL index
+  // in shared memory, no I/O.
+  data_version_reads_.fetch_add(1, std::memory_order_relaxed);
+  StmtGuard guard{data_version_stmt_};
+  return data_version_stmt_.step() ? data_version_stmt_.i64(0) : 0;
+}
+
+bool KeyCache::read_generation(int64_t dv, int64_t started_ns, uint64_t sig) {
+  last_read_ns_ = started_ns;
+  generation_reads_.fetch_add(1, std::memory_order_relaxed);
   Stmt st = db_.prepare("SELECT value FROM meta WHERE key = 'keys_generation'");
-  int64_t gen = st.step() ? st.i64(0) : 0;
-  if (gen == generation_) return false;
+  const int64_t gen = st.step() ? st.i64(0) : 0;
+  st = Stmt();  // ends the read transaction before the reload's
+  const bool changed = gen != generation_;
+  if (changed) reload();  // may throw: then nothing below is recorded
   generation_ = gen;
-  reload();
-  return true;
+  data_version_ = dv;
+  // Only now: a miss that finds last_check_ns_ >= its arrival, or the
+  // signal at `sig`, relies on the snapshot being complete.
+  last_check_ns_ = started_ns;
+  signal_seen_.store(sig, std::memory_order_release);
+  return changed;
 }
 
 void KeyCache::reload() {
@@ -275,5 +373,14 @@ void KeyCache::flush_last_used() {
 }
 
 size_t KeyCache::size() const { return snapshot()->size(); }
+
+std::vector<std::string> KeyCache::active_outside(const std::map<std::string, std::string>& tiers,
+                                                  int64_t now_ms) const {
+  std::vector<std::string> out;
+  for (auto& [hash, rec] : *snapshot())
+    if (rec->active_at(now_ms) && !tiers.count(rec->tier)) out.push_back(rec->id + " (" + rec->tier + ")");
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 }  // namespace mlgate

@@ -1,6 +1,10 @@
 #include "log.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include "clock.hpp"
 #include "thread_name.hpp"
@@ -12,8 +16,32 @@ Log& Log::instance() {
   return log;
 }
 
+bool is_journal_stream(const char* journal_stream, int fd) {
+  if (!journal_stream) return false;
+  unsigned long long dev = 0, ino = 0;
+  char end = 0;
+  if (std::sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &end) != 2) return false;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev &&
+         static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
+std::string stderr_priority_prefix(int priority) {
+  if (!is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO)) return "";
+  return "<" + std::to_string(priority) + ">";
+}
+
+int syslog_priority(std::string_view level) {
+  if (level == "error") return 3;
+  if (level == "warn") return 4;
+  if (level == "info") return 6;
+  return 7;
+}
+
 Log::Log()
-    : thread_([this](std::stop_token st) {
+    : journal_(is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO)),
+      thread_([this](std::stop_token st) {
         set_thread_name("mlg-log");
         run(st);
       }) {}
@@ -28,10 +56,14 @@ void Log::write(std::string_view level, std::string_view msg, nlohmann::json fie
   if (fields.is_object())
     for (auto& [k, v] : fields.items()) j[k] = std::move(v);
   // Replace invalid UTF-8 rather than throw: a log line must never fail.
-  line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), syslog_priority(level));
 }
 
-void Log::line(std::string s) {
+void Log::line(std::string s, int priority) {
+  if (journal_) {
+    const char prefix[] = {'<', static_cast<char>('0' + (priority & 7)), '>'};
+    s.insert(0, prefix, sizeof prefix);
+  }
   s.push_back('\n');
   bool was_empty;
   {

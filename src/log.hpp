@@ -6,6 +6,12 @@
 // requests cannot stall request threads or grow memory. Values are JSON
 // strings escaped by nlohmann/json: a client's bytes can never forge a line.
 // Callers must never pass an API key or a job's text.
+//
+// When standard error is the systemd journal (JOURNAL_STREAM names it),
+// each line starts with its syslog priority, "<3>" for errors, "<4>" for
+// warnings, "<6>" for info (sd-daemon(3)): journald strips the prefix and
+// files the line at that priority, so `journalctl -p warning` shows
+// warnings and errors only. Elsewhere lines are plain JSON.
 #pragma once
 
 #include <atomic>
@@ -24,6 +30,18 @@ namespace mlgate {
 // escaped (for hand-built lines on hot paths; the result is always valid).
 void append_json_string(std::string& out, std::string_view s);
 
+// True when `fd` is the stream that JOURNAL_STREAM ("DEVICE:INODE", both
+// decimal, set by systemd for a service whose stdout or stderr goes to the
+// journal) names. nullptr or a malformed value: false.
+bool is_journal_stream(const char* journal_stream, int fd);
+
+// "<N>" when standard error is the journal, else "": for the few lines
+// main.cpp writes to stderr itself (a startup failure is priority 3).
+std::string stderr_priority_prefix(int priority);
+
+// Syslog priority of a level name: error 3, warn 4, info 6, anything else 7.
+int syslog_priority(std::string_view level);
+
 class Log {
  public:
   static Log& instance();
@@ -40,8 +58,9 @@ class Log {
   void error(std::string_view msg, nlohmann::json f = nlohmann::json::object()) {
     write("error", msg, std::move(f));
   }
-  // A preformatted JSON line (the access log builds its own, cheaply).
-  void line(std::string s);
+  // A preformatted JSON line (the access log builds its own, cheaply) of
+  // syslog priority `priority` (6: info).
+  void line(std::string s, int priority = 6);
 
   void flush();  // waits until every queued line is written
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
@@ -58,6 +77,7 @@ class Log {
   std::vector<std::string> queue_;
   uint64_t queued_total_ = 0, written_total_ = 0;
   std::atomic<uint64_t> dropped_{0};
+  const bool journal_;  // stderr is the journal: lines carry "<N>"
   std::jthread thread_;
 };
 

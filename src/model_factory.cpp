@@ -31,15 +31,20 @@ class SentimentAdapter final : public Model {
 }  // namespace
 
 std::unique_ptr<Model> make_model(const Config& cfg) {
-  try {
-    if (cfg.model == "exec")
+  if (cfg.model == "exec") {
+    try {
       return std::make_unique<ExecModel>(ExecOptions{cfg.exec_command, cfg.exec_timeout_ms});
-    if (!cfg.lexicon.empty())
-      return std::make_unique<SentimentAdapter>(
-          std::make_unique<SentimentModel>(SentimentModel::from_lexicon_file(cfg.lexicon)));
-    return std::make_unique<SentimentAdapter>(&SentimentModel::builtin());
+    } catch (const std::exception& e) {
+      throw StartupError(std::string("cannot start the exec model: ") + e.what());
+    }
+  }
+  if (cfg.lexicon.empty()) return std::make_unique<SentimentAdapter>(&SentimentModel::builtin());
+  try {
+    return std::make_unique<SentimentAdapter>(
+        std::make_unique<SentimentModel>(SentimentModel::from_lexicon_file(cfg.lexicon)));
   } catch (const std::exception& e) {
-    throw StartupError(std::string("cannot load model: ") + e.what());
+    // The file the configuration names is not a lexicon: a bad value.
+    throw ConfigError(std::string("--lexicon: ") + e.what());
   }
 }
 

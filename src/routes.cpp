@@ -1,29 +1,91 @@
 #include "routes.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include "key_store.hpp"
 
 namespace mlgate {
 namespace {
 
-constexpr Route kRoutes[] = {
-    {RouteId::Root, "GET", "/", 0, KeyLimit::None, false, true, "Service name and version"},
-    {RouteId::Health, "GET", "/health", 0, KeyLimit::None, false, false,
-     "Liveness and readiness: database writable, workers not stuck"},
-    {RouteId::Predict, "POST", "/predict", kScopePredict, KeyLimit::Tier, true, true,
-     "Queue a job for the model; 202 with the job once it is on disk"},
-    {RouteId::ListJobs, "GET", "/jobs", kScopeRead, KeyLimit::Poll, false, true,
-     "The caller's jobs, newest first"},
-    {RouteId::GetJob, "GET", "/jobs/{job_uuid}", kScopeRead, KeyLimit::Poll, false, true,
-     "One of the caller's jobs"},
-    {RouteId::CancelJob, "DELETE", "/jobs/{job_uuid}", kScopePredict, KeyLimit::Poll, false, true,
-     "Cancel a pending or running job"},
-    {RouteId::Metrics, "GET", "/metrics", kScopeMetrics, KeyLimit::None, false, true,
-     "Prometheus metrics"},
-    {RouteId::OpenApi, "GET", "/openapi.json", 0, KeyLimit::None, false, true,
-     "This document"},
+constexpr const char* kJson = "application/json";
+
+// What each handler itself answers (server.cpp's h_* functions). A status
+// added to a handler must be added here: the end-to-end suite compares
+// every answer it sees with the OpenAPI document built from these lists.
+constexpr Answer kRootAnswers[] = {{200, "Service name, version and model", "Root"}};
+constexpr Answer kHealthAnswers[] = {
+    {200, "Healthy: the database is writable and no worker is stuck", "Health"},
+    {503, "Unhealthy: the database is not writable, a worker is stuck, or the server is "
+          "shutting down", "Health"}};
+constexpr Answer kPredictAnswers[] = {
+    {200, "The finished job (Prefer: wait=N, finished in time), or the job an earlier "
+          "request with the same Idempotency-Key and body created", "Job",
+     kHdrLocation | kHdrPreferenceApplied},
+    {202, "Accepted: the job is on disk and queued", "Job", kHdrLocation},
+    {422, "Invalid JSON or text, a malformed Idempotency-Key, or an Idempotency-Key "
+          "reused with another body", "ValidationError"},
+    {503, "The job queue is full, the server is shutting down, or storage is failing",
+     "Error", kHdrRetryAfter}};
+constexpr Answer kGetJobAnswers[] = {
+    {200, "The job", "Job"},
+    {404, "No such job for this key's owner", "Error"},
+    {503, "Storage is failing", "Error", kHdrRetryAfter}};
+constexpr Answer kListJobsAnswers[] = {
+    {200, "One page of the caller's jobs, newest first", "JobList"},
+    {422, "Unknown status, limit outside 1-100, or a malformed cursor", "ValidationError"},
+    {503, "Storage is failing", "Error", kHdrRetryAfter}};
+constexpr Answer kCancelJobAnswers[] = {
+    {200, "The job, now canceled", "Job"},
+    {404, "No such job for this key's owner", "Error"},
+    {409, "The job had already finished", "Error"},
+    {503, "Storage is failing", "Error", kHdrRetryAfter}};
+constexpr Answer kMetricsAnswers[] = {{200, "Prometheus text format 0.0.4", nullptr}};
+constexpr Answer kOpenApiAnswers[] = {{200, "This document", nullptr}};
+constexpr Answer kDocsAnswers[] = {{200, "A self-contained HTML page", nullptr}};
+
+constexpr Param kPredictParams[] = {
+    {"Idempotency-Key", "header",
+     "Makes a retry safe: a second POST with the same key and body answers 200 with the job "
+     "the first created; with another body, 422. Kept per owner as long as the job is.",
+     R"({"type": "string", "minLength": 1, "maxLength": 255})"},
+    {"Prefer", "header",
+     "wait=N (RFC 7240): hold the answer up to N seconds (at most 30) and answer 200 with "
+     "the finished job if it finishes in time, else 202 as usual.",
+     R"({"type": "string", "example": "wait=5"})"},
 };
+constexpr Param kListJobsParams[] = {
+    {"status", "query", "Only jobs with this status.",
+     R"({"type": "string", "enum": ["pending", "running", "completed", "failed", "canceled"]})"},
+    {"limit", "query", "Jobs per page.",
+     R"({"type": "integer", "minimum": 1, "maximum": 100, "default": 20})"},
+    {"cursor", "query", "The next_cursor of the previous page.", R"({"type": "string"})"},
+};
+
+constexpr Route kRoutes[] = {
+    {RouteId::Root, "GET", "/", 0, KeyLimit::None, false, true, "getRoot",
+     "Service name and version", kJson, kRootAnswers, {}},
+    {RouteId::Health, "GET", "/health", 0, KeyLimit::None, false, false, "getHealth",
+     "Liveness and readiness: database writable, workers not stuck", kJson, kHealthAnswers, {}},
+    {RouteId::Predict, "POST", "/predict", kScopePredict, KeyLimit::Tier, true, true,
+     "createJob", "Queue a job for the model; 202 with the job once it is on disk", kJson,
+     kPredictAnswers, kPredictParams},
+    {RouteId::ListJobs, "GET", "/jobs", kScopeRead, KeyLimit::Poll, false, true, "listJobs",
+     "The caller's jobs, newest first", kJson, kListJobsAnswers, kListJobsParams},
+    {RouteId::GetJob, "GET", "/jobs/{job_uuid}", kScopeRead, KeyLimit::Poll, false, true,
+     "getJob", "One of the caller's jobs", kJson, kGetJobAnswers, {}},
+    {RouteId::CancelJob, "DELETE", "/jobs/{job_uuid}", kScopePredict, KeyLimit::Poll, false, true,
+     "cancelJob", "Cancel a pending or running job", kJson, kCancelJobAnswers, {}},
+    {RouteId::Metrics, "GET", "/metrics", kScopeMetrics, KeyLimit::None, false, true,
+     "getMetrics", "Prometheus metrics", "text/plain; version=0.0.4", kMetricsAnswers, {}},
+    {RouteId::OpenApi, "GET", "/openapi.json", 0, KeyLimit::None, false, true, "getOpenApi",
+     "This OpenAPI document", kJson, kOpenApiAnswers, {}},
+    {RouteId::Docs, "GET", "/docs", 0, KeyLimit::None, false, true, "getDocs",
+     "This API as an HTML page, with a form to try a call", "text/html; charset=utf-8",
+     kDocsAnswers, {}},
+};
+static_assert(std::size(kRoutes) == kRouteCount);
 
 bool path_matches(std::string_view tmpl, std::string_view path) {
   auto brace = tmpl.find('{');
@@ -38,6 +100,55 @@ bool path_matches(std::string_view tmpl, std::string_view path) {
 
 std::span<const Route> routes() { return kRoutes; }
 
+std::vector<RouteAnswer> route_answers(const Route& r) {
+  // The checks of server.cpp's pre_route(), in their order, for a route of
+  // this kind. Descriptions say what a client can do about each.
+  const bool keyed = r.scope != 0;
+  std::vector<Answer> generic = {
+      {400, "Malformed request: a header name that is not a token, more than one or a "
+            "malformed Content-Length, or a body on a method that takes none", "Error"},
+      {411, r.has_body ? "Content-Length missing, or Transfer-Encoding sent"
+                       : "Transfer-Encoding sent (this method takes no body)", "Error"},
+      {415, r.has_body ? "Content-Type is not application/json, or Content-Encoding sent"
+                       : "Content-Encoding sent", "Error"},
+      {431, "More than 100 request headers", "Error"},
+      {500, "Internal error", "Error"},
+      {503, "Server busy: every connection thread is taken", "Error", kHdrRetryAfter},
+  };
+  if (r.has_body) generic.push_back({413, "Body over the size cap (--max-body)", "Error"});
+  if (r.ip_limited || keyed)
+    generic.push_back({429,
+                       keyed ? "Rate limit exceeded: per address, per key, or too many "
+                               "invalid keys from this address"
+                             : "Rate limit exceeded (per address)",
+                       "Error", kHdrRetryAfter});
+  if (keyed) {
+    generic.push_back({401, "Invalid or missing API key", "Error", kHdrWwwAuthenticate});
+    generic.push_back({403, "The key lacks the route's scope", "Error"});
+  }
+  std::vector<RouteAnswer> all;
+  auto add = [&](const Answer& a) {
+    auto same = std::find_if(all.begin(), all.end(),
+                             [&](const RouteAnswer& x) { return x.status == a.status; });
+    if (same == all.end()) {
+      all.push_back({a.status, a.why, {}, a.headers});
+      if (a.schema) all.back().schemas.push_back(a.schema);
+      return;
+    }
+    same->why += std::string("; or ") + a.why;
+    same->headers = static_cast<uint8_t>(same->headers | a.headers);
+    if (a.schema && std::find_if(same->schemas.begin(), same->schemas.end(), [&](const char* s) {
+          return std::string_view(s) == a.schema;
+        }) == same->schemas.end())
+      same->schemas.push_back(a.schema);
+  };
+  for (const Answer& a : r.answers) add(a);
+  for (const Answer& g : generic) add(g);
+  std::sort(all.begin(), all.end(),
+            [](const RouteAnswer& a, const RouteAnswer& b) { return a.status < b.status; });
+  return all;
+}
+
 std::pair<const Route*, bool> find_route(std::string_view method, std::string_view path) {
   bool path_known = false;
   for (const Route& r : kRoutes) {
@@ -48,18 +159,19 @@ std::pair<const Route*, bool> find_route(std::string_view method, std::string_vi
   return {nullptr, !path_known};
 }
 
-std::string path_param(std::string_view path) {
-  return std::string(path.substr(path.rfind('/') + 1));
+std::string allowed_methods(std::string_view path) {
+  std::string out;
+  for (const Route& r : kRoutes) {
+    if (!path_matches(r.path, path)) continue;
+    if (!out.empty()) out += ", ";
+    out += r.method;
+    if (std::string_view(r.method) == "GET") out += ", HEAD";
+  }
+  return out;
 }
 
-std::string encode_cursor(int64_t before) { return "c" + std::to_string(before); }
-
-std::optional<int64_t> decode_cursor(std::string_view c) {
-  if (c.size() < 2 || c[0] != 'c') return std::nullopt;
-  int64_t v = 0;
-  auto r = std::from_chars(c.data() + 1, c.data() + c.size(), v);
-  if (r.ec != std::errc() || r.ptr != c.data() + c.size() || v <= 0) return std::nullopt;
-  return v;
+std::string path_param(std::string_view path) {
+  return std::string(path.substr(path.rfind('/') + 1));
 }
 
 int parse_prefer_wait(std::string_view prefer, int max_s) {
@@ -80,61 +192,6 @@ int parse_prefer_wait(std::string_view prefer, int max_s) {
     return v > max_s ? max_s : v;
   }
   return 0;
-}
-
-nlohmann::json openapi_document(const char* version) {
-  using json = nlohmann::json;
-  json job = {{"type", "object"},
-              {"properties",
-               {{"job_uuid", {{"type", "string"}}},
-                {"status", {{"type", "string"},
-                            {"enum", {"pending", "running", "completed", "failed", "canceled"}}}},
-                {"result_label", {{"type", "string"}, {"nullable", true}}},
-                {"result_score", {{"type", "number"}, {"nullable", true}}},
-                {"result", {{"type", "object"}, {"nullable", true}}},
-                {"error", {{"type", "string"}, {"nullable", true}}},
-                {"attempts", {{"type", "integer"}}},
-                {"created_at", {{"type", "string"}, {"format", "date-time"}}},
-                {"started_at", {{"type", "string"}, {"format", "date-time"}, {"nullable", true}}},
-                {"finished_at", {{"type", "string"}, {"format", "date-time"}, {"nullable", true}}}}}};
-  json paths = json::object();
-  for (const Route& r : kRoutes) {
-    std::string method = r.method;
-    for (auto& ch : method) ch = static_cast<char>(std::tolower(ch));
-    json op = {{"summary", r.summary}, {"responses", json::object()}};
-    if (r.scope) {
-      op["security"] = json::array({{{"ApiKeyHeader", json::array()}}, {{"Bearer", json::array()}}});
-      op["x-required-scope"] = format_scopes(r.scope);
-      op["responses"]["401"] = {{"description", "Invalid or missing API Key"}};
-      op["responses"]["429"] = {{"description", "Rate limit exceeded"}};
-    }
-    if (std::string_view(r.path).find('{') != std::string_view::npos)
-      op["parameters"] = json::array(
-          {{{"name", "job_uuid"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}});
-    if (r.has_body) {
-      op["requestBody"] = {
-          {"required", true},
-          {"content",
-           {{"application/json",
-             {{"schema",
-               {{"type", "object"},
-                {"required", {"text"}},
-                {"properties", {{"text", {{"type", "string"}, {"minLength", 10}, {"maxLength", 5000}}}}}}}}}}}};
-      op["responses"]["202"] = {{"description", "Accepted: the job is on disk"},
-                                {"content", {{"application/json", {{"schema", job}}}}}};
-      op["responses"]["422"] = {{"description", "Validation error"}};
-    } else {
-      op["responses"]["200"] = {{"description", "OK"}};
-    }
-    paths[r.path][method] = op;
-  }
-  return {{"openapi", "3.0.3"},
-          {"info", {{"title", "mlgate"}, {"version", version}}},
-          {"paths", paths},
-          {"components",
-           {{"securitySchemes",
-             {{"ApiKeyHeader", {{"type", "apiKey"}, {"in", "header"}, {"name", "X-API-Key"}}},
-              {"Bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}}};
 }
 
 }  // namespace mlgate

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "api_key.hpp"
+
 namespace mlgate {
 namespace {
 
@@ -15,7 +17,7 @@ CREATE TABLE api_keys (
   name         TEXT NOT NULL,
   owner        TEXT NOT NULL,            -- keys of one owner see the same jobs
   tier         TEXT NOT NULL,
-  scopes       TEXT NOT NULL,            -- comma-separated: predict,read,admin,metrics
+  scopes       TEXT NOT NULL,            -- comma-separated: predict,read,metrics
   created_at   INTEGER NOT NULL,
   expires_at   INTEGER,
   revoked_at   INTEGER,
@@ -85,6 +87,45 @@ void migrate(Db& db) {
   for (; v < kSchemaVersion; ++v) db.exec(kMigrations[v]);
   db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
   tx.commit();
+}
+
+std::array<uint8_t, 16> database_secret(Db& db, const std::string& name) {
+  Tx tx(db);
+  std::array<uint8_t, 16> out{};
+  for (int half = 0; half < 2; ++half) {
+    const std::string key = name + "_" + std::to_string(half);
+    int64_t fresh = 0;
+    random_bytes(&fresh, sizeof fresh);
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)")
+        .bind(1, key)
+        .bind(2, fresh)
+        .run();
+    Stmt st = db.prepare("SELECT value FROM meta WHERE key = ?");
+    st.bind(1, key).step();
+    const auto v = static_cast<uint64_t>(st.i64(0));
+    for (int i = 0; i < 8; ++i)
+      out[static_cast<size_t>(8 * half + i)] = static_cast<uint8_t>(v >> (8 * i));
+  }
+  tx.commit();
+  return out;
+}
+
+std::optional<std::string> schema_mismatch(Db& db) {
+  int64_t v = db.pragma_int("user_version");
+  if (v <= 0) return "it is an SQLite database without mlgate's schema (user_version " +
+                    std::to_string(v) + ")";
+  if (v > kSchemaVersion)
+    return "it was written by a newer mlgate (schema version " + std::to_string(v) +
+           "; this one knows up to " + std::to_string(kSchemaVersion) + ")";
+  // The tables of version 1, which every later version keeps.
+  Stmt st = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?");
+  for (const char* table : {"api_keys", "jobs", "meta", "limiter_state"}) {
+    st.bind(1, table);
+    bool found = st.step() && st.i64(0) == 1;
+    st.reset();
+    if (!found) return std::string("it is an SQLite database without mlgate's table \"") + table + "\"";
+  }
+  return std::nullopt;
 }
 
 }  // namespace mlgate

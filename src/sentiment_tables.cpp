@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "printable.hpp"
 #include "unicode_text.hpp"
 
 namespace mlgate::vader {
@@ -83,6 +84,8 @@ bool valid_utf8(std::string_view s) {
 
 // A valence as Python's float() reads it, finite only (an infinite or NaN valence would make
 // every score of a text that contains the word meaningless).
+constexpr double kMaxValence = 1000;
+
 bool parse_valence(std::string_view s, double& out) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -149,7 +152,12 @@ std::unordered_map<std::string, double> parse_lexicon(std::string_view tsv, std:
     value = value.substr(0, value.find('\t'));
     double valence = 0;
     if (!parse_valence(value, valence))
-      lexicon_error(origin, number, "valence \"" + std::string(value.substr(0, 40)) + "\" is not a finite number");
+      lexicon_error(origin, number, "valence \"" + printable(value, 40) + "\" is not a finite number");
+    // The published valences lie in [-4, 4] and other scales are welcome,
+    // but past 1000 the sums of a long text overflow a double (three tokens
+    // of 1e308 made the scores NaN).
+    if (std::fabs(valence) > kMaxValence)
+      lexicon_error(origin, number, "valence \"" + printable(value, 40) + "\" is outside -1000..1000");
     lexicon[std::string(line.substr(0, tab))] = valence;
   }
   if (lexicon.empty()) throw std::runtime_error("lexicon " + std::string(origin) + ": no entries");

@@ -1,8 +1,8 @@
 // server.cpp: the HTTP layer. The pre-routing handler is a short chain of
 // named checks, cheapest first, each returning early with a complete
-// response (DESIGN.md, "Request pipeline"); the route table below is the
-// one place that says who may call what, read by the checks, the router and
-// the OpenAPI document alike.
+// response (DESIGN.md, "Request pipeline"); the route table (routes.cpp) is
+// the one place that says who may call what, read by the checks, the router
+// and the OpenAPI document alike.
 #include "server.hpp"
 
 #include <httplib.h>
@@ -17,10 +17,16 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "access_log.hpp"
 #include "api_key.hpp"
 #include "client_address.hpp"
 #include "clock.hpp"
+#include "conn_loop.hpp"
 #include "conn_pool.hpp"
+#include "docs_page.hpp"
+#include "conn_stream.hpp"
+#include "cursor.hpp"
+#include "db_file.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "log.hpp"
@@ -40,14 +46,6 @@ using json = nlohmann::json;
 using HR = httplib::Server::HandlerResponse;
 
 namespace {
-
-// The library's listen backlog is a compiled-in 5; the listening socket is
-// a protected member, so a subclass can listen on it again with a real one.
-template <class Base>
-struct BacklogServer : Base {
-  using Base::Base;
-  void raise_backlog(int n) { ::listen(this->svr_sock_, n); }
-};
 
 // What the checks learned about a request, for the handler and the log.
 // Each connection thread serves one request at a time, and the library runs
@@ -74,14 +72,13 @@ void set_detail(Response& res, int status, std::string_view detail) {
   set_json(res, status, json{{"detail", detail}});
 }
 
-// An HTTP token (RFC 9110 5.6.2), the syntax of a field name.
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos))
-      return false;
-  return true;
+// The client waits for 100 Continue before it sends the body (RFC 9110
+// 10.1.1). The connection stream sends that line only once the body is
+// read, that is once pre-routing let the request through; a refusal goes
+// out instead, and the connection then closes, since the client may or may
+// not send the body after a refusal.
+bool expects_continue(const Request& req) {
+  return strcasecmp(req.get_header_value("Expect").c_str(), "100-continue") == 0;
 }
 
 // True when the request may have body bytes that were not read: a declared
@@ -151,6 +148,34 @@ std::string presented_key(const Request& req) {
   return "";
 }
 
+// Start-up waits this long for PRAGMA quick_check (which reads the whole
+// file; what that costs is in the README); a check still running then goes
+// on beside the server, and stops for good at the limit.
+constexpr auto kIntegrityWaitAtStart = std::chrono::milliseconds(1000);
+constexpr auto kIntegrityCheckLimit = std::chrono::milliseconds(60'000);
+
+void log_integrity_ok(const IntegrityCheck::Result& r) {
+  Log::instance().info("database checked",
+                       {{"quick_check", r.complete ? "ok" : "stopped at its time limit"}, {"ms", r.ms}});
+}
+
+// One of at most `max` places for a request that waits (Prefer: wait);
+// held is false when all are taken (or max is 0), and then nothing is held.
+struct WaitSlot {
+  std::atomic<size_t>& count;
+  bool held;
+  WaitSlot(std::atomic<size_t>& c, size_t max) : count(c), held(false) {
+    if (max == 0) return;
+    if (count.fetch_add(1, std::memory_order_relaxed) < max) held = true;
+    else count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~WaitSlot() {
+    if (held) count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  WaitSlot(const WaitSlot&) = delete;
+  WaitSlot& operator=(const WaitSlot&) = delete;
+};
+
 }  // namespace
 
 struct Server::Impl {
@@ -158,6 +183,8 @@ struct Server::Impl {
   std::unique_ptr<Model> model;
   std::string db_path;
   std::unique_ptr<JobStore> store;
+  std::unique_ptr<CursorCodec> cursors;
+  std::unique_ptr<IntegrityCheck> integrity;  // still running after start-up; maintain() owns it then
   std::unique_ptr<KeyCache> keys;
   std::unique_ptr<SqliteLimiterState> limiter_state;
   std::unique_ptr<Limiter> limiter;
@@ -165,6 +192,9 @@ struct Server::Impl {
   std::vector<CidrRange> trusted;
   Metrics metrics;
   JobWaiters waiters;
+  DocsPage docs = docs_page(openapi_document(MLGATE_VERSION));  // rendered once
+  std::atomic<size_t> waiting{0};  // requests in a `Prefer: wait` now
+  size_t max_waiting = 0;          // their bound (cfg.max_waiting resolved)
 
   // Policy ids, resolved once.
   PolicyId ip_policy = 0, auth_fail_policy = 0;
@@ -172,14 +202,14 @@ struct Server::Impl {
   std::string default_tier = "free";
 
   ConnPool* pool = nullptr;  // owned by the library once handed over
-  std::unique_ptr<httplib::Server> http;
-  std::function<void(int)> raise_backlog;
+  std::unique_ptr<HttpServer> http;
   int bound_port = -1;
   std::atomic<bool> draining{false};
   std::function<void(const char*)> hook;
 
   std::mutex stop_mu;  // serialises stop()
   bool stopped = false;
+  bool ran = false;  // run() began: stop() then says "stopped"
   std::jthread maintenance;
 
   Impl(Config c, std::unique_ptr<Model> m);
@@ -187,6 +217,7 @@ struct Server::Impl {
   void build_limiter();
   void build_http();
   void maintain(std::stop_token st);
+  void take_integrity_result();
 
   // The pre-routing chain.
   HR pre_route(const Request& req, Response& res);
@@ -206,31 +237,65 @@ struct Server::Impl {
   void h_cancel_job(const Request&, Response&);
   void h_metrics(const Request&, Response&);
   void h_openapi(const Request&, Response&);
+  void h_docs(const Request&, Response&);
   void dispatch(const Request& req, Response& res);
 
   void log_request(const Request& req, const Response& res);
 };
 
 Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), model(std::move(m)) {
+  if (auto e = validate_config(cfg); !e.empty()) throw ConfigError(e);
+  max_waiting = cfg.max_waiting ? cfg.max_waiting : std::max<size_t>(1, cfg.max_connections / 4);
   open_storage();
   build_limiter();
+  // The admin CLI cannot see these flags: it reads the tiers from here.
+  std::vector<std::string> tier_names;
+  for (auto& [name, rate] : cfg.tiers) tier_names.push_back(name);
+  store->write([&](Db& db) { record_server_tiers(db, tier_names, wall_ms()); });
+  if (auto ids = keys->active_outside(cfg.tiers, wall_ms()); !ids.empty())
+    Log::instance().warn("keys whose tier is not configured are limited as free", {{"keys", ids}});
   workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});
-  workers->set_on_finished([this](int64_t seq) {
+  workers->set_on_recorded([this](int64_t seq, bool finished) {
     metrics.jobs_finished.fetch_add(1, std::memory_order_relaxed);
-    waiters.notify(seq);
+    // A retry is not an answer: a `Prefer: wait` request waits on.
+    if (finished) waiters.notify(seq);
   });
   build_http();
 }
 
 void Server::Impl::open_storage() {
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) throw StartupError("cannot create data directory " + cfg.data_dir + ": " + ec.message());
+  try {
+    make_private_dir(cfg.data_dir);
+  } catch (const DbFileError& e) {
+    throw StartupError(e.what());
+  }
   if (::access(cfg.data_dir.c_str(), W_OK) != 0)
     throw StartupError("data directory " + cfg.data_dir + " is not writable: " + std::strerror(errno));
   db_path = (std::filesystem::path(cfg.data_dir) / "mlgate.db").string();
   try {
+    // Never start on a file that is not an mlgate database or is corrupt:
+    // an empty or foreign file would otherwise become an empty database,
+    // every key and job gone without a word.
+    PreparedFile f = prepare_database_file(db_path);
+    if (f.created) Log::instance().info("database created", {{"path", db_path}});
+    if (!f.warning.empty()) Log::instance().warn(f.warning);
+    integrity = std::make_unique<IntegrityCheck>(db_path, kIntegrityCheckLimit);
+  } catch (const DbFileError& e) {
+    throw StartupError(e.what());
+  }
+  // Start-up waits for the check a while; a larger file is checked on while
+  // the server runs (maintain() takes the result).
+  if (auto r = integrity->wait_for(kIntegrityWaitAtStart)) {
+    integrity.reset();
+    if (!r->problem.empty()) throw StartupError(corrupt_file_message(db_path, r->problem));
+    log_integrity_ok(*r);
+  } else {
+    Log::instance().info("database check continues while serving",
+                         {{"waited_ms", kIntegrityWaitAtStart.count()}});
+  }
+  try {
     store = std::make_unique<JobStore>(JobStoreOptions{db_path, cfg.queue_max, cfg.max_attempts});
+    cursors = std::make_unique<CursorCodec>(store->cursor_key());
     keys = std::make_unique<KeyCache>(db_path);
   } catch (const std::exception& e) {
     throw StartupError(std::string("cannot open database: ") + e.what());
@@ -247,7 +312,9 @@ void Server::Impl::build_limiter() {
   };
   ip_policy = add(cfg.limit_ip, "ip");
   auth_fail_policy = add(cfg.limit_auth_fail, "auth_fail");
-  RatePolicy poll = *parse_rate(cfg.limit_poll, "poll").policy;
+  auto poll_rate = parse_rate(cfg.limit_poll, "poll");
+  if (!poll_rate) throw ConfigError(poll_rate.error);
+  const RatePolicy poll = *poll_rate.policy;
   if (cfg.tiers.find(default_tier) == cfg.tiers.end())
     throw StartupError("the tier \"free\" must stay defined (keys of unknown tiers use it)");
   for (auto& [name, rate] : cfg.tiers) {
@@ -273,23 +340,36 @@ void Server::Impl::build_limiter() {
 }
 
 void Server::Impl::build_http() {
+  ConnOptions co;
+  co.head.max_bytes = cfg.max_head_bytes;
+  co.head_timeout = std::chrono::milliseconds(cfg.head_timeout_ms);
+  co.body_timeout = std::chrono::milliseconds(cfg.body_timeout_ms);
+  co.idle_timeout = std::chrono::seconds(cfg.keep_alive_timeout_s);
+  co.write_timeout = std::chrono::seconds(cfg.read_timeout_s);
+  co.per_address = cfg.max_connections_per_address ? cfg.max_connections_per_address
+                                                   : std::max<size_t>(1, cfg.max_connections / 4);
+  co.ipv6_prefix = cfg.ipv6_prefix;
+  co.on_refused = [this](int status, const std::string& client) {
+    // The access log line and metrics of a refusal made before the library
+    // parsed anything: no route, no key, no timing.
+    t_ctx = RequestCtx{};
+    t_ctx.id = metrics.next_request_id();
+    t_ctx.client = client;
+    Response res;
+    res.status = status;
+    uint64_t id = t_ctx.id;
+    log_request(Request{}, res);  // resets t_ctx
+    return id;
+  };
+  std::unique_ptr<TlsContext> tls;
   if (!cfg.tls_cert.empty()) {
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-    auto s = std::make_unique<BacklogServer<httplib::SSLServer>>(cfg.tls_cert.c_str(),
-                                                                 cfg.tls_key.c_str());
-    if (!s->is_valid()) throw StartupError("cannot load TLS certificate or key");
-    auto* raw = s.get();
-    raise_backlog = [raw](int n) { raw->raise_backlog(n); };
-    http = std::move(s);
-#else
-    throw StartupError("this build has no TLS support");
-#endif
-  } else {
-    auto s = std::make_unique<BacklogServer<httplib::Server>>();
-    auto* raw = s.get();
-    raise_backlog = [raw](int n) { raw->raise_backlog(n); };
-    http = std::move(s);
+    try {
+      tls = std::make_unique<TlsContext>(cfg.tls_cert, cfg.tls_key);
+    } catch (const std::exception& e) {
+      throw ConfigError(e.what());
+    }
   }
+  http = std::make_unique<HttpServer>(std::move(co), std::move(tls));
   httplib::Server& h = *http;
   h.new_task_queue = [this] {
     // Overflow threads only answer 503; a quarter of the cap (at least 16)
@@ -306,10 +386,7 @@ void Server::Impl::build_http() {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  h.set_keep_alive_max_count(1'000'000);  // a busy connection is not cut after 5 requests
-  h.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
-  h.set_read_timeout(cfg.read_timeout_s, 0);
-  h.set_write_timeout(cfg.read_timeout_s, 0);
+  // Keep-alive, deadlines and timeouts are the connection loop's (ConnOptions).
   h.set_payload_max_length(cfg.max_body_bytes);
   h.set_pre_routing_handler([this](const Request& q, Response& r) { return pre_route(q, r); });
   // POST bodies are read by the library (within the cap), then dispatched here.
@@ -332,6 +409,11 @@ void Server::Impl::build_http() {
     std::string what = "unknown";
     try {
       if (ep) std::rethrow_exception(ep);
+    } catch (const BodyTimeout&) {
+      // The connection loop closes the connection after this answer.
+      res.set_header("Connection", "close");
+      set_detail(res, 408, "Request body not received in time");
+      return;
     } catch (const StorageUnavailable& e) {
       Log::instance().error("storage unavailable", {{"error", e.what()}});
       res.set_header("Retry-After", "5");
@@ -366,19 +448,13 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
     if (!has_body(req)) return HR::Handled;
     // The route is known unless the refusal came before its lookup (415).
     const Route* r = t_ctx.route ? t_ctx.route : find_route(req.method, req.path).first;
-    if (t_ctx.body_len_ok && r && r->has_body) {
+    if (t_ctx.body_len_ok && r && r->has_body && !expects_continue(req)) {
       t_ctx.deferred = true;
       return HR::Unhandled;
     }
     close_after(res);
     return HR::Handled;
   };
-  if (ConnPool::waited()) {
-    res.set_header("Retry-After", "1");
-    set_detail(res, 503, "Server busy; try again later");
-    res.set_header("Connection", "close");
-    return refuse();
-  }
   bool oversized = false;
   if (!check_framing(req, res, oversized)) return refuse();
   t_ctx.client = client_of(req);
@@ -388,9 +464,11 @@ HR Server::Impl::pre_route(const Request& req, Response& res) {
     if (res.status == 404) set_detail(res, 404, "Not Found");
     return refuse();
   }
-  auto [route, method_ok] = find_route(req.method, req.path);
+  // HEAD is GET without the body (the library leaves the body out).
+  auto [route, method_ok] = find_route(req.method == "HEAD" ? "GET" : req.method, req.path);
   if (!route) {
     set_detail(res, method_ok ? 404 : 405, method_ok ? "Not Found" : "Method Not Allowed");
+    if (!method_ok) res.set_header("Allow", allowed_methods(req.path));
     return refuse();
   }
   t_ctx.route = route;
@@ -422,20 +500,9 @@ std::string Server::Impl::client_of(const Request& req) {
 // Bodies the library would mishandle are refused before it reads them:
 // chunked or length-less bodies ignore the size cap (CVE-2025-46728), gzip
 // bodies inflate past it (CVE-2026-22776), and a body on a GET would be
-// parsed as the next request.
+// parsed as the next request. The head's size, header count and syntax
+// were checked while it was read (request_head.hpp).
 bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversized) {
-  if (req.headers.size() > 100) {
-    set_detail(res, 431, "Too many request headers");
-    return false;
-  }
-  // RFC 9112 5.1: whitespace between a field name and its colon must be
-  // refused; a lenient proxy may read "Transfer-Encoding : chunked" as the
-  // framing the library does not see.
-  for (const auto& [name, value] : req.headers)
-    if (!is_token(name)) {
-      set_detail(res, 400, "Malformed header name");
-      return false;
-    }
   if (req.has_header("Transfer-Encoding")) {
     set_detail(res, 411, "Transfer-Encoding is not accepted; send Content-Length");
     return false;
@@ -466,10 +533,10 @@ bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversi
     return false;
   }
   // Up to this much is drained so that an ordinary client that sent too
-  // much reads a 413 rather than a reset; beyond it the connection is
-  // closed without reading.
+  // much reads a 413 rather than a reset; beyond it, or when the client
+  // waits for 100 Continue, the connection is closed without reading.
   size_t drain_max = std::max<size_t>(4u << 20, 4 * cfg.max_body_bytes);
-  if (post && *len > cfg.max_body_bytes && *len <= drain_max) {
+  if (post && *len > cfg.max_body_bytes && *len <= drain_max && !expects_continue(req)) {
     oversized = true;
     return true;
   }
@@ -609,6 +676,7 @@ void Server::Impl::dispatch(const Request& req, Response& res) {
     case RouteId::CancelJob: h_cancel_job(req, res); break;
     case RouteId::Metrics: h_metrics(req, res); break;
     case RouteId::OpenApi: h_openapi(req, res); break;
+    case RouteId::Docs: h_docs(req, res); break;
   }
   if (req.has_header("Origin")) add_cors(req, res);
   finish_headers(res);
@@ -623,34 +691,23 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
     ~Reset() { t_ctx = RequestCtx{}; }
   } reset;
   metrics.count_response(res.status);
+  // No start time: refused by the library before pre-routing, latency unknown.
+  const int64_t elapsed_ns = t_ctx.start_ns ? mono_ns() - t_ctx.start_ns : -1;
+  if (elapsed_ns >= 0)
+    metrics.observe(t_ctx.route ? static_cast<size_t>(t_ctx.route->id) : kRouteCount, res.status,
+                    elapsed_ns);
   if (!cfg.access_log) return;
   // Only values mlgate chose or parsed: the route template (not the raw
-  // path), the key's public id, the resolved client address. Built by hand:
-  // this runs for every request, and a json object costs a dozen
-  // allocations (keys in the same order as Log::write's sorted ones).
-  std::string line;
-  line.reserve(224);
-  line += "{\"client\":";
-  append_json_string(line, t_ctx.client);
-  line += ",\"key\":";
-  if (t_ctx.key) append_json_string(line, t_ctx.key->id);
-  else line += "null";
-  line += ",\"level\":\"info\",\"method\":";
-  append_json_string(line, t_ctx.route ? t_ctx.route->method : "-");
-  line += ",\"ms\":";
-  if (t_ctx.start_ns) {
-    char ms[32];
-    const int n = std::snprintf(ms, sizeof ms, "%.3f",
-                                static_cast<double>(mono_ns() - t_ctx.start_ns) / 1e6);
-    line.append(ms, static_cast<size_t>(n));
-  } else {
-    line += "null";  // refused by the library before pre-routing
-  }
-  line += ",\"msg\":\"request\",\"rid\":" + std::to_string(t_ctx.id) + ",\"route\":";
-  append_json_string(line, t_ctx.route ? t_ctx.route->path : "-");
-  line += ",\"status\":" + std::to_string(res.status) + ",\"ts\":";
-  append_json_string(line, rfc3339(wall_ms()));
-  line += '}';
+  // path), the key's public id, the resolved client address.
+  AccessLogEntry e;
+  e.client = t_ctx.client;
+  if (t_ctx.key) e.key_id = &t_ctx.key->id;
+  if (t_ctx.route) e.method = t_ctx.route->method, e.route = t_ctx.route->path;
+  if (elapsed_ns >= 0) e.ms = static_cast<double>(elapsed_ns) / 1e6;
+  e.rid = t_ctx.id;
+  e.status = res.status;
+  e.wall_ms = wall_ms();
+  std::string line = access_log_line(e);
   (void)req;
   Log::instance().line(std::move(line));
 }
@@ -664,18 +721,25 @@ void Server::Impl::h_root(const Request&, Response& res) {
 }
 
 void Server::Impl::h_health(const Request&, Response& res) {
-  bool writable = store->writable();
+  std::string db_failure = store->failure(wall_ms());
   int64_t busy = workers->oldest_running_ns();
   bool stuck = busy > (cfg.exec_timeout_ms + 30'000) * 1'000'000LL;
-  bool ok = writable && !stuck && !draining.load();
-  set_json(res, ok ? 200 : 503,
-           {{"status", ok ? "healthy" : "unhealthy"},
-            {"version", MLGATE_VERSION},
-            {"database", writable ? "ok" : "failing"},
-            {"workers", stuck ? "stuck" : "ok"},
-            {"draining", draining.load()},
-            {"limiter", limiter->backend()},  // names a degraded shared limiter
-            {"unfinished_jobs", store->unfinished()}});
+  bool draining_now = draining.load();
+  bool ok = db_failure.empty() && !stuck && !draining_now;
+  json body = {{"status", ok ? "healthy" : "unhealthy"},
+               {"version", MLGATE_VERSION},
+               {"database", db_failure.empty() ? "ok" : "failing"},
+               {"workers", stuck ? "stuck" : "ok"},
+               {"draining", draining_now},
+               {"limiter", limiter->backend()},  // names a degraded shared limiter
+               {"unfinished_jobs", store->unfinished()}};
+  if (!ok) {
+    body["reason"] = !db_failure.empty() ? db_failure
+                     : stuck             ? "a job has run past the model's timeout"
+                                         : "shutting down";
+    res.set_header("Retry-After", "5");
+  }
+  set_json(res, ok ? 200 : 503, body);
 }
 
 void Server::Impl::h_predict(const Request& req, Response& res) {
@@ -726,11 +790,18 @@ void Server::Impl::h_predict(const Request& req, Response& res) {
   }
   metrics.jobs_accepted.fetch_add(1, std::memory_order_relaxed);
   res.set_header("Location", "/jobs/" + r.job.uuid);
-  if (wait_s > 0) {
+  // A waiting request holds its connection thread: past the bound the
+  // preference is not applied (202 at once), so waiters cannot take every
+  // thread from other clients.
+  WaitSlot slot(waiting, wait_s > 0 ? max_waiting : 0);
+  if (wait_s > 0 && !slot.held) metrics.waits_declined.fetch_add(1, std::memory_order_relaxed);
+  if (slot.held) {
     auto token = waiters.expect(r.job.seq);
     workers->submit(r.job.seq);
     if (waiters.wait(token, std::chrono::seconds(wait_s))) {
-      if (auto job = store->get(r.job.uuid, nj.owner)) {
+      auto job = store->get(r.job.uuid, nj.owner);
+      // Only a finished job is the answer the preference asked for.
+      if (job && job->finished()) {
         res.set_header("Preference-Applied", "wait=" + std::to_string(wait_s));
         set_json(res, 200, job_to_json(*job));
         return;
@@ -768,15 +839,16 @@ void Server::Impl::h_list_jobs(const Request& req, Response& res) {
   }
   std::optional<int64_t> before;
   if (req.has_param("cursor")) {
-    before = decode_cursor(req.get_param_value("cursor"));
+    before = cursors->decode(req.get_param_value("cursor"), t_ctx.key->owner);
     if (!before) return set_json(res, 422, validation_body({"cursor", "invalid cursor", "value_error"}));
   }
   auto page = store->list(t_ctx.key->owner, status, limit, before);
   json jobs = json::array();
   for (auto& j : page.jobs) jobs.push_back(job_to_json(j));
   set_json(res, 200, {{"jobs", jobs},
-                      {"next_cursor", page.next_before ? json(encode_cursor(*page.next_before))
-                                                       : json(nullptr)}});
+                      {"next_cursor", page.next_before
+                                          ? json(cursors->encode(*page.next_before, t_ctx.key->owner))
+                                          : json(nullptr)}});
 }
 
 void Server::Impl::h_cancel_job(const Request& req, Response& res) {
@@ -806,6 +878,11 @@ void Server::Impl::h_metrics(const Request&, Response& res) {
   v.limiter = limiter->stats();
   v.conn_threads = pool ? pool->threads() : 0;
   v.log_dropped = Log::instance().dropped();
+  v.waiting = waiting.load(std::memory_order_relaxed);
+  auto we = workers->errors();
+  v.worker_errors_claim = we.claim;
+  v.worker_errors_model = we.model;
+  v.worker_errors_record = we.record;
   res.status = 200;
   res.set_content(metrics.render(v), "text/plain; version=0.0.4");
 }
@@ -814,12 +891,36 @@ void Server::Impl::h_openapi(const Request&, Response& res) {
   set_json(res, 200, openapi_document(MLGATE_VERSION));
 }
 
+void Server::Impl::h_docs(const Request&, Response& res) {
+  res.status = 200;
+  res.set_header("Content-Security-Policy", docs.csp);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content(docs.html, "text/html; charset=utf-8");
+}
+
 // ---- lifecycle ----------------------------------------------------------------
+
+void Server::Impl::take_integrity_result() {
+  if (!integrity) return;
+  auto r = integrity->wait_for(std::chrono::milliseconds(0));
+  if (!r) return;
+  integrity.reset();
+  if (!r->problem.empty()) {
+    // Found after start-up: reported by /health until a restart, whose own
+    // check then refuses the file.
+    store->mark_corrupt(r->problem);
+    Log::instance().error("database is corrupt; restore it from a backup",
+                          {{"problem", r->problem}, {"ms", r->ms}});
+  } else {
+    log_integrity_ok(*r);
+  }
+}
 
 void Server::Impl::maintain(std::stop_token st) {
   using namespace std::chrono;
   auto next_slow = steady_clock::now() + seconds(30);
   while (sleep_for(st, milliseconds(250))) {
+    take_integrity_result();
     try {
       keys->refresh();  // CLI changes to keys take effect within a second
     } catch (const std::exception& e) {
@@ -856,7 +957,7 @@ void Server::bind() {
   if (i.bound_port <= 0)
     throw StartupError("cannot listen on " + i.cfg.host + ":" + std::to_string(i.cfg.port) +
                        " (port in use or address not available)");
-  i.raise_backlog(1024);
+  i.http->raise_backlog(1024);
 }
 
 int Server::port() const { return impl_->bound_port; }
@@ -867,6 +968,10 @@ void Server::set_lifecycle_hook(std::function<void(const char*)> hook) {
 
 void Server::run() {
   auto& i = *impl_;
+  {
+    std::lock_guard lock(i.stop_mu);
+    i.ran = true;
+  }
   i.workers->start();  // pending jobs from before are queued, oldest first
   i.maintenance = std::jthread([&i](std::stop_token st) {
     set_thread_name("mlg-maint");
@@ -888,8 +993,12 @@ void Server::stop() {
   i.stopped = true;
   if (i.hook) i.hook("STOPPING=1");
   i.draining = true;
-  i.http->stop();  // no new connections; open ones end after their request
+  // Requests waiting for a job (Prefer: wait) answer 202 now rather than
+  // hold the stop for up to their full wait.
+  i.waiters.close();
+  i.http->stop_and_wake();  // no new connections; idle ones close, busy ones after their request
   i.maintenance = std::jthread();
+  i.integrity.reset();  // interrupts a check still running
   i.workers->stop(std::chrono::milliseconds(i.cfg.shutdown_grace_ms));
   try {
     i.keys->flush_last_used();
@@ -898,7 +1007,7 @@ void Server::stop() {
     Log::instance().warn("could not save state at shutdown", {{"error", e.what()}});
   }
   i.store.reset();  // commits what is queued, checkpoints, closes
-  Log::instance().info("stopped");
+  if (i.ran) Log::instance().info("stopped");
   Log::instance().flush();
 }
 

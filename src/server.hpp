@@ -10,10 +10,13 @@
 //   server.stop();                           // graceful: see below
 //
 // Contract:
-// - The constructor opens (creating) the data directory and its SQLite file,
-//   migrates it, returns jobs interrupted by a crash to `pending`, loads the
-//   keys and the saved rate-limit state. It throws StartupError with a
-//   one-line message on any failure. No global state, no signal handlers.
+// - The constructor checks the configuration (validate_config; ConfigError),
+//   opens (creating) the data directory and its SQLite file, refusing a
+//   file that is not an mlgate database or is corrupt, migrates it, returns
+//   jobs interrupted by a crash to `pending`, loads the keys and the saved
+//   rate-limit state. It throws StartupError with a one-line message on any
+//   failure. No signal handlers. Shared with the rest of the process: the
+//   log (Log::instance()) and per-thread request state.
 // - bind() takes the port; run() serves until stop(). stop() may be called
 //   from any thread, once or more: it stops accepting, answers 503 to new
 //   jobs on open connections, gives running jobs the configured grace,
@@ -34,8 +37,10 @@ namespace mlgate {
 struct StartupError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-// A start-up failure that only a configuration change fixes (a password
-// Redis refuses): `mlgate serve` exits with status 2, as for a bad flag.
+// A start-up failure caused by a configured value (a rate, a tier name, a
+// certificate or lexicon file that does not load, a password Redis refuses): main.cpp exits 2, as
+// for any other bad value; other StartupErrors (port in use, database) are
+// runtime failures, exit 1.
 struct ConfigError : StartupError {
   using StartupError::StartupError;
 };
@@ -53,6 +58,8 @@ class Server {
   void bind();
   int port() const;
   void run();
+  // Idempotent. Logs "stopped" only after run() began: a server that never
+  // served (bind() failed) leaves its caller's error as the only line.
   void stop();
   // Called when the server is ready, stopping, and on each watchdog tick;
   // main.cpp forwards these to systemd.

@@ -3,16 +3,37 @@
 #include <algorithm>
 
 #include "clock.hpp"
+#include "log.hpp"
 #include "thread_name.hpp"
 
 namespace mlgate {
 namespace {
 
-JobOutcome outcome(JobOutcome::Kind kind, int64_t seq) {
+JobOutcome outcome(JobOutcome::Kind kind, const ClaimedJob& job) {
   JobOutcome o;
   o.kind = kind;
-  o.seq = seq;
+  o.seq = job.seq;
+  o.uuid = job.uuid;
   return o;
+}
+
+// When a retry stored as wall time (`run_after`, on disk so it outlives a
+// restart) is due, on the monotonic clock the queue waits on. The wait is
+// at most the longest backoff: a wall clock stepped back an hour (or a
+// device that booted in 1970) must not hold a retry for that hour.
+int64_t due_mono_ns(int64_t run_after_ms, int64_t max_delay_ms) {
+  const int64_t left_ms = std::clamp<int64_t>(run_after_ms - wall_ms(), 0, max_delay_ms + 1);
+  return mono_ns() + left_ms * 1'000'000;
+}
+
+const char* kind_name(JobOutcome::Kind k) {
+  switch (k) {
+    case JobOutcome::Completed: return "completed";
+    case JobOutcome::Failed: return "failed";
+    case JobOutcome::Retry: return "retry";
+    case JobOutcome::Interrupted: return "interrupted";
+  }
+  return "?";
 }
 
 }  // namespace
@@ -26,7 +47,7 @@ void WorkerPool::start() {
   {
     std::lock_guard lock(mu_);
     for (auto [seq, run_after] : store_.pending_jobs()) {
-      if (run_after > 0) delayed_.emplace(run_after, seq);
+      if (run_after > 0) delayed_.emplace(due_mono_ns(run_after, opt_.retry_max_ms), seq);
       else ready_.push_back(seq);
     }
   }
@@ -72,6 +93,11 @@ void WorkerPool::stop(std::chrono::milliseconds grace) {
   threads_.clear();  // joins
 }
 
+WorkerPool::Errors WorkerPool::errors() const {
+  return {claim_errors_.load(std::memory_order_relaxed), model_errors_.load(std::memory_order_relaxed),
+          record_errors_.load(std::memory_order_relaxed)};
+}
+
 size_t WorkerPool::queued() const {
   std::lock_guard lock(mu_);
   return ready_.size() + delayed_.size();
@@ -96,7 +122,7 @@ std::vector<int64_t> WorkerPool::take_batch(std::stop_token st) {
   std::unique_lock lock(mu_);
   for (;;) {
     if (stopping_ || st.stop_requested()) return {};
-    int64_t now = wall_ms();
+    int64_t now = mono_ns();
     while (!delayed_.empty() && delayed_.begin()->first <= now) {
       ready_.push_back(delayed_.begin()->second);
       delayed_.erase(delayed_.begin());
@@ -105,7 +131,7 @@ std::vector<int64_t> WorkerPool::take_batch(std::stop_token st) {
     if (delayed_.empty()) {
       cv_.wait(lock, st, [&] { return stopping_ || !ready_.empty(); });
     } else {
-      auto wait = std::chrono::milliseconds(delayed_.begin()->first - now);
+      auto wait = std::chrono::nanoseconds(delayed_.begin()->first - now);
       cv_.wait_for(lock, st, wait, [&] { return stopping_ || !ready_.empty(); });
     }
   }
@@ -122,17 +148,29 @@ void WorkerPool::worker_loop(std::stop_token st) {
     std::vector<ClaimedJob> jobs;
     try {
       jobs = store_.claim(seqs, wall_ms());
-    } catch (const std::exception&) {
-      // Storage failing: the jobs stay pending on disk; try again shortly.
       std::lock_guard lock(mu_);
-      for (int64_t s : seqs) delayed_.emplace(wall_ms() + 1000, s);
+      claim_failures_ = 0;
+    } catch (const std::exception& e) {
+      // Storage failing: the jobs stay pending on disk; try again later,
+      // waiting longer while it keeps failing (1 s, 2 s, ... 32 s).
+      claim_errors_.fetch_add(1, std::memory_order_relaxed);
+      int64_t delay_ms;
+      {
+        std::lock_guard lock(mu_);
+        delay_ms = 1000LL << std::min(claim_failures_++, 5);
+        for (int64_t s : seqs) delayed_.emplace(mono_ns() + delay_ms * 1'000'000, s);
+      }
+      // Not yet claimed, so only their sequence numbers are known here.
+      Log::instance().warn("worker: claiming jobs failed; they stay pending",
+                           {{"job_seqs", seqs}, {"error", e.what()}, {"retry_in_ms", delay_ms}});
       continue;
     }
     std::vector<JobOutcome> outcomes = run_batch(jobs);
     if (!record(outcomes, st)) continue;
     schedule_retries(outcomes);
-    if (on_finished_)
-      for (auto& o : outcomes) on_finished_(o.seq);
+    if (on_recorded_)
+      for (auto& o : outcomes)
+        on_recorded_(o.seq, o.kind == JobOutcome::Completed || o.kind == JobOutcome::Failed);
   }
 }
 
@@ -147,8 +185,13 @@ bool WorkerPool::record(const std::vector<JobOutcome>& outcomes, std::stop_token
     try {
       store_.finish(outcomes, wall_ms());
       return true;
-    } catch (const std::exception&) {
-      // fall through: wait, then try again
+    } catch (const std::exception& e) {
+      record_errors_.fetch_add(1, std::memory_order_relaxed);
+      nlohmann::json jobs = nlohmann::json::array();
+      for (const auto& o : outcomes) jobs.push_back({{"job", o.uuid}, {"outcome", kind_name(o.kind)}});
+      Log::instance().warn("worker: recording outcomes failed; trying again",
+                           {{"jobs", std::move(jobs)}, {"error", e.what()},
+                            {"retry_in_ms", delay.count()}});
     }
     // Not on cv_: this wait would take submit()'s notify_one from an idle
     // worker. Wakes early only for the thread's own stop (end of the grace).
@@ -177,10 +220,10 @@ JobOutcome WorkerPool::run_one(const ClaimedJob& job) {
   std::stop_source src;
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return outcome(JobOutcome::Interrupted, job.seq);
+    if (stopping_) return outcome(JobOutcome::Interrupted, job);
     running_.emplace(job.seq, src);
   }
-  JobOutcome o = outcome(JobOutcome::Completed, job.seq);
+  JobOutcome o = outcome(JobOutcome::Completed, job);
   try {
     Prediction p = model_.predict(job.input, src.get_token());
     o.label = std::move(p.label);
@@ -188,6 +231,11 @@ JobOutcome WorkerPool::run_one(const ClaimedJob& job) {
     o.detail_json = p.detail.dump();
   } catch (const std::exception& e) {
     o.error = e.what();
+    o.kind = JobOutcome::Failed;
+  } catch (...) {
+    // A model is a plug-in: whatever it throws fails the attempt, never
+    // the worker thread (an escaping exception would end the process).
+    o.error = "model error: unknown exception";
     o.kind = JobOutcome::Failed;
   }
   bool stopping;
@@ -206,6 +254,12 @@ JobOutcome WorkerPool::run_one(const ClaimedJob& job) {
       // a millisecond before its backoff had passed (a unit test saw it).
       o.run_after_ms = wall_ms() + 1 + std::min(delay, opt_.retry_max_ms);
     }
+    model_errors_.fetch_add(1, std::memory_order_relaxed);
+    // The model's message (never the job's text, which mlgate does not log;
+    // a plug-in that echoes its input into errors is its author's choice).
+    Log::instance().warn("worker: model failed an attempt",
+                         {{"job", job.uuid}, {"attempt", job.attempts}, {"error", o.error},
+                          {"outcome", kind_name(o.kind)}});
   }
   return o;
 }
@@ -213,7 +267,7 @@ JobOutcome WorkerPool::run_one(const ClaimedJob& job) {
 void WorkerPool::schedule_retries(const std::vector<JobOutcome>& outcomes) {
   std::lock_guard lock(mu_);
   for (auto& o : outcomes)
-    if (o.kind == JobOutcome::Retry) delayed_.emplace(o.run_after_ms, o.seq);
+    if (o.kind == JobOutcome::Retry) delayed_.emplace(due_mono_ns(o.run_after_ms, opt_.retry_max_ms), o.seq);
 }
 
 }  // namespace mlgate

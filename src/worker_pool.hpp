@@ -10,8 +10,12 @@
 // - cancel(seq) asks the running job's model to stop through its stop_token.
 // - stop(grace): no new job starts; running jobs get `grace` to finish, then
 //   their stop_token is requested; jobs left unrun stay `pending` on disk.
+// - Nothing is swallowed: every exception a worker catches (storage refusing
+//   a claim or an outcome, a model failing) is logged once, with the jobs it
+//   concerns, and counted in errors().
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -48,8 +52,17 @@ class WorkerPool {
   bool cancel(int64_t seq);
   void stop(std::chrono::milliseconds grace);
 
-  // Called with each job's seq once its outcome is committed (Prefer: wait).
-  void set_on_finished(std::function<void(int64_t)> fn) { on_finished_ = std::move(fn); }
+  // Called with each job's seq once an attempt's outcome is committed;
+  // `finished` is true only when that outcome is terminal (completed or
+  // failed), false for a retry scheduled or an attempt cut short by a stop.
+  void set_on_recorded(std::function<void(int64_t seq, bool finished)> fn) {
+    on_recorded_ = std::move(fn);
+  }
+
+  struct Errors {  // exceptions caught, by where
+    uint64_t claim = 0, model = 0, record = 0;
+  };
+  Errors errors() const;
 
   size_t queued() const;
   size_t running() const;
@@ -67,15 +80,17 @@ class WorkerPool {
   JobStore& store_;
   Model& model_;
   WorkerOptions opt_;
-  std::function<void(int64_t)> on_finished_;
+  std::function<void(int64_t, bool)> on_recorded_;
+  std::atomic<uint64_t> claim_errors_{0}, model_errors_{0}, record_errors_{0};
 
   mutable std::mutex mu_;          // guards every member below
   std::condition_variable_any cv_;
   std::deque<int64_t> ready_;
-  std::multimap<int64_t, int64_t> delayed_;  // run_after wall ms -> seq
+  std::multimap<int64_t, int64_t> delayed_;  // due, monotonic ns -> seq
   std::unordered_map<int64_t, std::stop_source> running_;  // seq -> its stop
   std::unordered_map<std::thread::id, int64_t> batch_started_;  // mono ns
   bool stopping_ = false;
+  int claim_failures_ = 0;  // in a row: the next claim waits 1 s << this
 
   std::vector<std::jthread> threads_;
 };

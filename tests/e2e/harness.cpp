@@ -2,6 +2,8 @@
 
 #include "harness_port.hpp"
 
+#include <doctest/doctest.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -42,7 +45,8 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err_fd) {
+pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err_fd,
+            const std::vector<std::string>& env = {}) {
   std::vector<char*> argv;
   std::string bin = MLGATE_BINARY;
   argv.push_back(bin.data());
@@ -53,6 +57,7 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
     if (in_fd >= 0) dup2(in_fd, 0);
     if (out_fd >= 0) dup2(out_fd, 1);
     if (err_fd >= 0) dup2(err_fd, 2);
+    for (auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
     execv(bin.c_str(), argv.data());
     _exit(127);
   }
@@ -61,7 +66,8 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
 
 }  // namespace
 
-CliResult run_cli(const std::vector<std::string>& args, const std::string& input) {
+CliResult run_cli(const std::vector<std::string>& args, const std::string& input,
+                  const std::vector<std::string>& env) {
   TempDir tmp;
   auto in_path = (tmp.path / "in").string(), out_path = (tmp.path / "out").string(),
        err_path = (tmp.path / "err").string();
@@ -69,7 +75,7 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& input
   int in = open(in_path.c_str(), O_RDONLY);
   int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = spawn(args, in, out, err);
+  pid_t pid = spawn(args, in, out, err, env);
   close(in);
   close(out);
   close(err);
@@ -103,6 +109,7 @@ ServerProc::~ServerProc() {
     ::kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  for (const auto& a : undocumented_answers(log())) FAIL_CHECK("answer missing from /openapi.json: " << a);
 }
 
 void ServerProc::start() {
@@ -160,7 +167,9 @@ void ServerProc::restart() {
 std::string ServerProc::log() const { return slurp(log_path_); }
 
 httplib::Client ServerProc::client() const {
-  httplib::Client c("127.0.0.1", port_);
+  bool tls = std::find(args_.begin(), args_.end(), "--tls-cert") != args_.end();
+  httplib::Client c((tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_));
+  c.enable_server_certificate_verification(false);  // the tests' own certificates
   // The client writes a POST's headers and body separately: without
   // TCP_NODELAY, Nagle and the peer's delayed ACK add 40 ms to each.
   c.set_tcp_nodelay(true);
@@ -232,5 +241,52 @@ json wait_finished(httplib::Client& c, const std::string& key, const std::string
 }
 
 int unused_port() { return test::free_loopback_port(); }
+
+const std::vector<std::string> kFast = {"--tier", "fast=100000/s,burst=100000", "--limit-ip",
+                                        "1000000/s,burst=100000"};
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
+
+Load::Load(int port, std::string key, int threads) : port_(port), key_(std::move(key)) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(i); });
+}
+
+void Load::stop() {
+  stop_ = true;
+  threads_.clear();
+}
+
+std::vector<std::string> Load::accepted() {
+  std::lock_guard lock(mu_);
+  return accepted_;
+}
+
+void Load::run(int t) {
+  httplib::Client c("127.0.0.1", port_);
+  c.set_tcp_nodelay(true);  // see ServerProc::client
+  c.set_keep_alive(true);
+  c.set_connection_timeout(1);
+  c.set_read_timeout(10);
+  for (int n = 0; !stop_; ++n) {
+    auto r = post_predict(c, key_,
+                          "Thread " + std::to_string(t) + " says the service was good, visit " +
+                              std::to_string(n));
+    if (r && r->status == 202) {
+      std::string id = json::parse(r->body)["job_uuid"];
+      std::lock_guard lock(mu_);
+      accepted_.push_back(id);
+      ++accepted_n_;
+    } else if (r && r->status == 503) {
+      ++unavailable_;
+      if (!r->has_header("Retry-After")) ++no_retry_after_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    } else if (!r) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the server is gone; don't spin
+    }
+  }
+}
 
 }  // namespace e2e

@@ -10,9 +10,12 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -32,8 +35,10 @@ struct CliResult {
   int status;
   std::string out, err;
 };
-// Runs `mlgate ARGS...`, feeding `input` on stdin.
-CliResult run_cli(const std::vector<std::string>& args, const std::string& input = "");
+// Runs `mlgate ARGS...`, feeding `input` on stdin, with `env` ("NAME=VALUE")
+// added to the test's environment.
+CliResult run_cli(const std::vector<std::string>& args, const std::string& input = "",
+                  const std::vector<std::string>& env = {});
 
 class ServerProc {
  public:
@@ -48,9 +53,10 @@ class ServerProc {
   void restart();            // SIGTERM, wait, start again on the same data dir
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
   const std::string& dir() const { return dir_; }
   std::string log() const;   // everything written to stderr so far
-  httplib::Client client() const;
+  httplib::Client client() const;  // https (unverified) when started with --tls-cert
 
   // `mlgate keys create --name NAME EXTRA...` against this server's data.
   std::string create_key(const std::string& name, const std::vector<std::string>& extra = {}) const;
@@ -80,5 +86,40 @@ json wait_finished(httplib::Client& c, const std::string& key, const std::string
 
 // The port of a fresh listening socket that nothing uses (then closed).
 int unused_port();
+
+// The (method route status) of each answer in a server's log that its
+// OpenAPI document does not list (harness_openapi.cpp). ~ServerProc fails
+// the running test for each one.
+std::vector<std::string> undocumented_answers(const std::string& log);
+
+// Server flags that keep limits out of a load test's way: a tier "fast"
+// (for keys made with --tier fast) and a per-address limit nothing reaches.
+extern const std::vector<std::string> kFast;
+// `a`, then `more`.
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more);
+
+// Client threads that POST /predict on keep-alive connections until
+// stopped, remembering every job id answered 202 and counting the 503s
+// (and those without Retry-After).
+class Load {
+ public:
+  Load(int port, std::string key, int threads);
+  ~Load() { stop(); }
+  void stop();
+  size_t accepted_count() const { return accepted_n_.load(); }
+  size_t unavailable_count() const { return unavailable_.load(); }
+  size_t unavailable_without_retry_after() const { return no_retry_after_.load(); }
+  std::vector<std::string> accepted();
+
+ private:
+  void run(int t);
+  int port_;
+  std::string key_;
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> accepted_n_{0}, unavailable_{0}, no_retry_after_{0};
+  std::mutex mu_;  // guards accepted_
+  std::vector<std::string> accepted_;
+  std::vector<std::jthread> threads_;
+};
 
 }  // namespace e2e

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "harness_wire.hpp"
 
 using namespace e2e;
 using namespace std::chrono_literals;
@@ -31,50 +32,6 @@ namespace {
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// One HTTP response parsed from raw bytes; header names in lower case.
-struct Reply {
-  int status = 0;
-  std::multimap<std::string, std::string> headers;
-  std::string body;
-  bool has(const std::string& name) const { return headers.count(lower(name)) > 0; }
-  std::string get(const std::string& name) const {
-    auto it = headers.find(lower(name));
-    return it == headers.end() ? "" : it->second;
-  }
-};
-
-// Every complete response in `raw`, in order (bodies framed by Content-Length).
-std::vector<Reply> parse_replies(const std::string& raw) {
-  std::vector<Reply> out;
-  size_t pos = 0;
-  while (pos < raw.size()) {
-    size_t end = raw.find("\r\n\r\n", pos);
-    if (end == std::string::npos || raw.compare(pos, 5, "HTTP/") != 0) break;
-    Reply r;
-    std::istringstream head(raw.substr(pos, end - pos));
-    std::string line;
-    std::getline(head, line);
-    if (line.size() >= 12) r.status = std::atoi(line.c_str() + 9);
-    while (std::getline(head, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      auto colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string v = line.substr(colon + 1);
-      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-      r.headers.emplace(lower(line.substr(0, colon)), v);
-    }
-    pos = end + 4;
-    size_t len = r.has("Content-Length") ? std::stoul(r.get("Content-Length")) : 0;
-    // Headers and body may arrive in separate reads: a reply counts only
-    // once all of it is here.
-    if (raw.size() - pos < len) break;
-    r.body = raw.substr(pos, len);
-    pos += r.body.size();
-    out.push_back(std::move(r));
-  }
-  return out;
 }
 
 // The exception leak and the error body contract, on every response.
@@ -96,84 +53,16 @@ void check_hygiene(const httplib::Result& r) {
                 r->body);
 }
 
-// A raw client connection, optionally from a chosen loopback source address.
-class RawConn {
+// A raw client connection whose replies are all checked for hygiene.
+class RawConn : public WireConn {
  public:
-  explicit RawConn(int port, const char* source = nullptr) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (source) {
-      sockaddr_in src{};
-      src.sin_family = AF_INET;
-      ::inet_pton(AF_INET, source, &src.sin_addr);
-      REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src) == 0);
-    }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  }
-  ~RawConn() { ::close(fd_); }
-  RawConn(const RawConn&) = delete;
-  RawConn& operator=(const RawConn&) = delete;
-
-  // Sends everything it can; a peer that closed early is not an error here.
-  void send(std::string_view bytes) {
-    for (size_t off = 0; off < bytes.size();) {
-      ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  }
-
-  // Reads until the server closes (FIN or reset) or `quiet` passes in silence.
-  void read_until_quiet(std::chrono::milliseconds quiet = 1500ms) {
-    while (!closed_ && wait_readable(quiet)) read_some();
-  }
-
-  // Reads until `count` complete responses are buffered, the server closes,
-  // or `timeout` passes; returns whether they arrived.
-  bool read_replies(size_t count, std::chrono::milliseconds timeout = 10s) {
-    auto deadline = Clock::now() + timeout;
-    while (parse_replies(got_).size() < count && !closed_) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left <= 0ms || !wait_readable(left)) break;
-      read_some();
-    }
-    return parse_replies(got_).size() >= count;
-  }
-
-  const std::string& received() const { return got_; }
+  using WireConn::WireConn;
   std::vector<Reply> replies() const {
-    auto rs = parse_replies(got_);
+    auto rs = WireConn::replies();
     for (auto& r : rs) check_hygiene(r);
-    CHECK(lower(got_).find("exception_what") == std::string::npos);
+    CHECK(lower(received()).find("exception_what") == std::string::npos);
     return rs;
   }
-  bool closed() const { return closed_; }
-  bool reset() const { return reset_; }
-  void clear() { got_.clear(); }
-
- private:
-  bool wait_readable(std::chrono::milliseconds t) {
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, static_cast<int>(t.count())) > 0;
-  }
-  void read_some() {
-    char buf[65536];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n > 0) {
-      got_.append(buf, static_cast<size_t>(n));
-    } else {
-      closed_ = true;
-      reset_ = n < 0 && errno == ECONNRESET;
-    }
-  }
-  int fd_ = -1;
-  std::string got_;
-  bool closed_ = false, reset_ = false;
 };
 
 // Sends `bytes` on a fresh connection; returns what came back (checked).

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -18,14 +19,6 @@ using namespace e2e;
 using namespace std::chrono_literals;
 
 namespace {
-
-const std::vector<std::string> kFast = {"--tier", "fast=100000/s,burst=100000", "--limit-ip",
-                                        "1000000/s,burst=100000"};
-
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
-  a.insert(a.end(), more.begin(), more.end());
-  return a;
-}
 
 std::string db_path(const ServerProc& s) { return s.dir() + "/mlgate.db"; }
 
@@ -230,6 +223,40 @@ TEST_CASE("GET /jobs pages newest first, with no job skipped or repeated while n
   CHECK(pages == 3);
   std::reverse(mine.begin(), mine.end());
   CHECK(seen == mine);
+}
+
+TEST_CASE("GET /jobs cursors reveal no sequence number and work only for their owner") {
+  ServerProc s(kFast);
+  std::string alice = s.create_key("a", {"--owner", "alice", "--tier", "fast"});
+  std::string bob = s.create_key("b", {"--owner", "bob", "--tier", "fast"});
+  auto c = s.client();
+  std::vector<std::string> mine;
+  for (int i = 0; i < 3; ++i) {
+    mine.push_back(accepted_id(post_predict(c, alice, "Alice's job number " + std::to_string(i))));
+    accepted_id(post_predict(c, bob, "Bob's job number " + std::to_string(i)));
+  }
+  auto page = [&](const std::string& key, const std::string& cursor) {
+    auto r = c.Get("/jobs?limit=1" + (cursor.empty() ? "" : "&cursor=" + cursor), {{"X-API-Key", key}});
+    REQUIRE(r);
+    return std::make_pair(r->status, json::parse(r->body));
+  };
+  auto [st_a, first_a] = page(alice, "");
+  auto [st_b, first_b] = page(bob, "");
+  REQUIRE(st_a == 200);
+  REQUIRE(st_b == 200);
+  std::string ca = first_a["next_cursor"], cb = first_b["next_cursor"];
+  // Opaque: no digits-only counter, the same shape whatever the number.
+  static const std::regex kOpaque("[A-Za-z0-9_-]{22}");
+  CHECK(std::regex_match(ca, kOpaque));
+  CHECK(std::regex_match(cb, kOpaque));
+  CHECK(ca != cb);
+  // Alice's cursor pages Alice's jobs; Bob cannot use it (nor the old form).
+  auto [st_next, next] = page(alice, ca);
+  CHECK(st_next == 200);
+  REQUIRE(next["jobs"].size() == 1);
+  CHECK(next["jobs"][0]["job_uuid"] == mine[1]);
+  CHECK(page(bob, ca).first == 422);
+  CHECK(page(alice, "c6").first == 422);
 }
 
 TEST_CASE("GET /jobs filters by status and refuses a bad limit, status or cursor with 422") {

@@ -128,3 +128,22 @@ TEST_CASE("GET /metrics counts each policy's decisions") {
   CHECK(r->body.find("mlgate_ratelimit_decisions_total{policy=\"two\",result=\"refused\"} 1\n") !=
         std::string::npos);
 }
+
+TEST_CASE("the 429 of a spent failed-key budget lists that budget in its RateLimit headers") {
+  ServerProc s({"--limit-auth-fail", "3/min"});
+  auto c = s.client();
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Get("/jobs", {{"X-API-Key", "mlg_wrong"}});
+    REQUIRE(r);
+    CHECK(r->status == 401);
+  }
+  // The fourth is refused by that budget before its key is looked at: the
+  // headers name it next to "ip", and its t is the Retry-After.
+  auto r = c.Get("/jobs", {{"X-API-Key", "mlg_wrong"}});
+  REQUIRE(r);
+  CHECK(r->status == 429);
+  CHECK(r->get_header_value("RateLimit-Policy") == "\"ip\";q=50;w=1, \"auth_fail\";q=3;w=60");
+  std::string state = r->get_header_value("RateLimit");
+  CHECK(state.rfind("\"ip\";r=", 0) == 0);
+  CHECK(state.find(", \"auth_fail\";r=0;t=" + std::to_string(retry_after(r))) != std::string::npos);
+}

@@ -74,7 +74,11 @@ TEST_CASE("with no flags, environment or file every value is the documented defa
   CHECK(c.cors_origins.empty());
   CHECK(c.access_log);
   CHECK(c.max_body_bytes == 64 * 1024);
-  CHECK(c.max_connections == 256);
+  CHECK(c.max_connections == 1024);  // issue 11 raised it from 256
+  CHECK(c.max_connections_per_address == 0);  // 0: a quarter of max_connections
+  CHECK(c.max_head_bytes == 64 * 1024);
+  CHECK(c.head_timeout_ms == 10'000);
+  CHECK(c.body_timeout_ms == 30'000);
   CHECK(c.retention_ms == 7LL * 24 * 3600 * 1000);
 }
 
@@ -181,6 +185,26 @@ TEST_CASE("bad numbers give one line naming the flag") {
   CHECK(contains(parse_err({"--max-connections", "-1"}), "--max-connections"));
 }
 
+TEST_CASE("the connection settings: flag, environment and file") {
+  Config c = parse_ok({"--max-head-bytes", "8192", "--head-timeout", "2s", "--body-timeout", "1m",
+                       "--max-connections-per-address", "50"});
+  CHECK(c.max_head_bytes == 8192);
+  CHECK(c.head_timeout_ms == 2000);
+  CHECK(c.body_timeout_ms == 60'000);
+  CHECK(c.max_connections_per_address == 50);
+  Env env{{{"MLGATE_HEAD_TIMEOUT", "3s"}, {"MLGATE_MAX_CONNECTIONS_PER_ADDRESS", "7"}}};
+  CHECK(parse_ok({}, env).head_timeout_ms == 3000);
+  CHECK(parse_ok({}, env).max_connections_per_address == 7);
+  TempFile f(R"({"body_timeout": "45s", "max_head_bytes": 4096})");
+  Config fc = parse_ok({"--config", f.path.string()});
+  CHECK(fc.body_timeout_ms == 45'000);
+  CHECK(fc.max_head_bytes == 4096);
+  CHECK(contains(parse_err({"--head-timeout", "0s"}), "--head-timeout"));
+  CHECK(contains(parse_err({"--body-timeout", "30"}), "--body-timeout"));
+  CHECK(contains(parse_err({"--max-head-bytes", "100"}), "--max-head-bytes"));
+  CHECK(contains(parse_err({"--max-connections-per-address", "0"}), "--max-connections-per-address"));
+}
+
 TEST_CASE("a bad environment value names the variable") {
   Env env{{{"MLGATE_PORT", "eighty"}}};
   CHECK(contains(parse_err({}, env), "MLGATE_PORT"));
@@ -189,13 +213,77 @@ TEST_CASE("a bad environment value names the variable") {
 TEST_CASE("a bad config file gives one line naming the file or the key") {
   CHECK(contains(parse_err({"--config", "/nonexistent/mlgate.json"}), "/nonexistent/mlgate.json"));
   TempFile notjson("{port: 1");
-  CHECK(contains(parse_err({"--config", notjson.path.string()}), "not a JSON object"));
+  CHECK(contains(parse_err({"--config", notjson.path.string()}), "not valid JSON"));
+  CHECK(contains(parse_err({"--config", notjson.path.string()}), "line 1, column 2"));
   TempFile array("[1, 2]");
   CHECK(contains(parse_err({"--config", array.path.string()}), "not a JSON object"));
   TempFile unknown(R"({"prot": 8080})");
   CHECK(contains(parse_err({"--config", unknown.path.string()}), "prot"));
   TempFile badval(R"({"port": "http"})");
   CHECK(contains(parse_err({"--config", badval.path.string()}), "port"));
+  TempFile badtype(R"({"host": 5})");
+  CHECK(contains(parse_err({"--config", badtype.path.string()}), "expected a string"));
+}
+
+TEST_CASE("rates are checked when parsed, not when the server starts") {
+  // These passed parsing and then crashed the server (SIGFPE for the poll
+  // rate, std::terminate for the tier named like the per-address limit).
+  CHECK(contains(parse_err({"--limit-poll", "bogus"}), "--limit-poll"));
+  CHECK(contains(parse_err({"--limit-ip", "50/fortnight"}), "--limit-ip"));
+  CHECK(contains(parse_err({"--limit-auth-fail", "x"}), "--limit-auth-fail"));
+  CHECK(contains(parse_err({"--tier", "premium=fast"}), "premium"));
+  Env env{{{"MLGATE_LIMIT_POLL", "0/s"}}};
+  CHECK(contains(parse_err({}, env), "MLGATE_LIMIT_POLL"));
+}
+
+TEST_CASE("a tier may not take a name the server uses for its own limits") {
+  for (const char* bad : {"ip", "auth_fail", "premium.poll", ".poll", "", "a b", "x/y",
+                          "123456789012345678901234567890123"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(tier_name_error(bad).empty());
+    CHECK(contains(parse_err({"--tier", std::string(bad) + "=5/min"}), "--tier"));
+  }
+  for (const char* good : {"free", "gold", "tier-2", "a.b", "poll", "ip2", "x_poll"}) {
+    CAPTURE(good);
+    CHECK(tier_name_error(good).empty());
+  }
+}
+
+TEST_CASE("validate_config refuses what a program embedding the server could set") {
+  Config sound;
+  sound.data_dir = "/var/lib/kiosk/mlgate";  // the one field without a usable default
+  CHECK(validate_config(sound).empty());
+  CHECK(contains(validate_config(Config{}), "data_dir"));
+  Config c = sound;
+  c.limit_poll = "bogus";
+  CHECK(contains(validate_config(c), "limit_poll"));
+  c = sound;
+  c.tiers["ip"] = "5/min";
+  CHECK(contains(validate_config(c), "reserved"));
+  c = sound;
+  c.tiers.erase("free");
+  CHECK(contains(validate_config(c), "free"));
+  c = sound;
+  c.trusted_proxies = {"10.0.0.1/8"};
+  CHECK(contains(validate_config(c), "trusted_proxy"));
+  c = sound;
+  c.host = "";
+  CHECK(contains(validate_config(c), "host"));
+}
+
+TEST_CASE("a host is an IP address or a host name") {
+  for (const char* good : {"127.0.0.1", "0.0.0.0", "::", "::1", "localhost", "api.example.com", "a-b.c"})
+    CHECK_MESSAGE(parse_ok({"--host", good}).host == good, good);
+  for (const char* bad : {"", "no such host", "a..b", "-a", "a-", "x.", "[::1]", "1.2.3.4:80"})
+    CHECK_MESSAGE(contains(parse_err({"--host", bad}), "--host"), bad);
+}
+
+TEST_CASE("a CORS origin is scheme://host[:port] and nothing else") {
+  CHECK(parse_ok({"--cors-origin", "https://app.example.com:8443"}).cors_origins.size() == 1);
+  CHECK(parse_ok({"--cors-origin", "http://localhost:3000"}).cors_origins.size() == 1);
+  for (const char* bad : {"*", "app.example.com", "https://app.example.com/", "https://", "://x",
+                          "HTTPS://x", "https://a b"})
+    CHECK_MESSAGE(contains(parse_err({"--cors-origin", bad}), "--cors-origin"), bad);
 }
 
 TEST_CASE("usage mistakes give one line") {
@@ -231,7 +319,32 @@ TEST_CASE("a bool from the environment or the file") {
 TEST_CASE("the usage text lists every flag with its environment variable") {
   std::string u = serve_usage();
   for (const char* f : {"--port", "--limit-ip", "--trusted-proxy", "--cors-origin", "--access-log",
-                        "--max-connections", "--config"})
+                        "--max-connections", "--max-connections-per-address", "--max-head-bytes",
+                        "--head-timeout", "--body-timeout", "--config"})
     CHECK(contains(u, f));
   CHECK(contains(u, "MLGATE_PORT"));
+}
+
+TEST_CASE("--max-waiting, MLGATE_MAX_WAITING and \"max_waiting\" bound the waiting requests; 0 means a share") {
+  Env env;
+  auto r = parse_serve_config({}, env.lookup());
+  REQUIRE(r.config);
+  CHECK(r.config->max_waiting == 0);  // resolved by the server: a quarter of max_connections
+  r = parse_serve_config({"--max-waiting", "3"}, env.lookup());
+  REQUIRE(r.config);
+  CHECK(r.config->max_waiting == 3);
+  env.vars["MLGATE_MAX_WAITING"] = "7";
+  r = parse_serve_config({}, env.lookup());
+  REQUIRE(r.config);
+  CHECK(r.config->max_waiting == 7);
+  TempFile f(R"({"max_waiting": 9})");
+  r = parse_serve_config({"--config", f.path.string()}, Env{}.lookup());
+  REQUIRE(r.config);
+  CHECK(r.config->max_waiting == 9);
+  for (const char* bad : {"0", "-1", "x"}) {
+    CAPTURE(bad);
+    r = parse_serve_config({"--max-waiting", bad}, Env{}.lookup());
+    CHECK_FALSE(r.config);
+    CHECK(r.error.find("max-waiting") != std::string::npos);
+  }
 }

@@ -165,6 +165,15 @@ TEST_CASE("exec: a response line over the limit fails the job without growing wi
   CHECK(m.predict("small", {}).label == "small");
 }
 
+TEST_CASE("exec: a response line over the limit is refused even when its newline comes in the same read") {
+  // 1 MiB + 24 bytes, then a newline: the read that crosses the limit also
+  // brings the newline, and the line was taken (seen end to end, test_exec_model).
+  ExecModel m = make(sh_model(
+      R"(case "$t" in *long*) head -c 1048600 /dev/zero | tr '\0' x; echo; continue;; esac;)"));
+  CHECK(error_of(m, "long") == "model response is longer than 1048576 bytes");
+  CHECK(m.predict("small", {}).label == "small");
+}
+
 TEST_CASE("exec: two lines for one request: the answer counts, the child is replaced") {
   ExecModel m = make(sh_model(R"(case "$t" in *twice*)
       printf '{"id":%s,"label":"dup","score":1}\n{"id":%s,"label":"dup","score":1}\n' "$id" "$id";

@@ -326,10 +326,12 @@ TEST_CASE("purge deletes finished jobs older than the cutoff, in batches, and no
   JobStore s({t.path});
   std::vector<JobOutcome> outs;
   std::vector<int64_t> seqs;
-  for (int i = 0; i < 7; ++i) seqs.push_back(s.insert(job_for("a"), wall_ms()).job.seq);
+  // Created, started and finished long ago (a job's times never run
+  // backwards, so all three are in the past).
+  for (int i = 0; i < 7; ++i) seqs.push_back(s.insert(job_for("a"), 500).job.seq);
   auto pending = s.insert(job_for("a"), wall_ms()).job;
-  for (auto& c : s.claim(seqs, wall_ms())) outs.push_back(completed(c.seq));
-  s.finish(outs, 1000);  // finished long ago
+  for (auto& c : s.claim(seqs, 600)) outs.push_back(completed(c.seq));
+  s.finish(outs, 1000);
   CHECK(s.purge_finished(500, 100) == 0);  // none older than the cutoff
   CHECK(s.purge_finished(2000, 3) == 3);
   CHECK(s.purge_finished(2000, 3) == 3);

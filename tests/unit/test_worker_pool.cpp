@@ -291,3 +291,64 @@ TEST_CASE("outcomes that could not be recorded while storage failed are recorded
   CHECK(s.writable());
   CHECK(wait_unfinished(s, 0) == 0);
 }
+
+TEST_CASE("a model that throws something other than a std::exception fails the attempt; the worker lives on") {
+  TmpDb t;
+  JobStore s({t.path, 100, 3});
+  struct ThrowsInt : Model {
+    std::atomic<int> calls{0};
+    std::string_view name() const override { return "throws-int"; }
+    Prediction predict(std::string_view, std::stop_token) override {
+      if (calls++ == 0) throw 42;
+      return {"positive", 1.0, nlohmann::json::object()};
+    }
+  } m;
+  WorkerPool pool(s, m, {.workers = 1, .batch = 1, .retry_base_ms = 1, .retry_max_ms = 1});
+  pool.start();
+  int64_t seq = add_job(s);
+  pool.submit(seq);
+  Job j = wait_finished(s, seq);
+  CHECK(j.status == "completed");
+  CHECK(j.attempts == 2);
+  CHECK(pool.errors().model == 1);
+}
+
+TEST_CASE("the recorded-outcome callback says finished only for completed or failed, not for a retry") {
+  TmpDb t;
+  JobStore s({t.path, 100, 3});
+  FlakyModel m(1);
+  std::mutex mu;
+  std::vector<std::pair<int64_t, bool>> calls;
+  WorkerPool pool(s, m, {.workers = 1, .batch = 1, .retry_base_ms = 1, .retry_max_ms = 1});
+  pool.set_on_recorded([&](int64_t seq, bool finished) {
+    std::lock_guard lock(mu);
+    calls.emplace_back(seq, finished);
+  });
+  pool.start();
+  int64_t seq = add_job(s);
+  pool.submit(seq);
+  CHECK(wait_finished(s, seq).status == "completed");
+  pool.stop(0ms);
+  std::lock_guard lock(mu);
+  CHECK(calls == std::vector<std::pair<int64_t, bool>>{{seq, false}, {seq, true}});
+  CHECK(pool.errors().model == 1);
+}
+
+TEST_CASE("a claim refused by storage is counted, and the job stays pending") {
+  TmpDb t;
+  JobStore s({t.path, 100, 3});
+  FlakyModel m(0);
+  int64_t seq = add_job(s);
+  // A WAL deleted under the store: every write after it is refused.
+  REQUIRE(std::remove((t.path + "-wal").c_str()) == 0);
+  add_job(s);  // the commit that notices (kept: its WAL was copied)
+  REQUIRE_FALSE(s.failure(wall_ms()).empty());
+  WorkerPool pool(s, m, {.workers = 1, .batch = 1, .retry_base_ms = 1, .retry_max_ms = 1});
+  pool.start();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (pool.errors().claim == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  CHECK(pool.errors().claim >= 1);
+  CHECK(s.get_by_seq(seq)->status == "pending");
+  CHECK(m.calls("some text to score").empty());
+}
