@@ -49,41 +49,9 @@ bool one_printable_line(const std::string& s) {
   return true;
 }
 
-std::string duration(int64_t ms) {
-  // Every duration option is parsed into whole units of at least a second.
-  FUZZ_CHECK(ms % 1000 == 0);
-  return std::to_string(ms / 1000) + "s";
-}
-
-// The configuration as a config file: keys as `serve --help` names them.
-json as_file(const Config& c) {
-  return {{"host", c.host},
-          {"port", c.port},
-          {"data_dir", c.data_dir},
-          {"workers", c.workers},
-          {"limit_ip", c.limit_ip},
-          {"tier", c.tiers},
-          {"limit_poll", c.limit_poll},
-          {"limit_auth_fail", c.limit_auth_fail},
-          {"trusted_proxy", c.trusted_proxies},
-          {"ipv6_prefix", c.ipv6_prefix},
-          {"limit_table_size", c.limit_table_size},
-          {"max_body", c.max_body_bytes},
-          {"max_connections", c.max_connections},
-          {"keep_alive_timeout", c.keep_alive_timeout_s},
-          {"cors_origin", c.cors_origins},
-          {"access_log", c.access_log},
-          {"tls_cert", c.tls_cert},
-          {"tls_key", c.tls_key},
-          {"queue_max", c.queue_max},
-          {"max_attempts", c.max_attempts},
-          {"retention", duration(c.retention_ms)},
-          {"shutdown_grace", duration(c.shutdown_grace_ms)},
-          {"model", c.model},
-          {"lexicon", c.lexicon},
-          {"exec", c.exec_command},
-          {"exec_timeout", duration(c.exec_timeout_ms)}};
-}
+// The configuration as `serve --dry-run` prints it: every option, as a
+// config file names it. Parsing that file back must give the same text.
+json as_file(const Config& c) { return json::parse(mlgate::config_to_json(c)); }
 
 void check_ranges(const Config& c) {
   FUZZ_CHECK(c.port >= 0 && c.port <= 65535);
@@ -96,6 +64,11 @@ void check_ranges(const Config& c) {
   FUZZ_CHECK(c.queue_max >= 1 && c.queue_max <= 100'000'000);
   FUZZ_CHECK(c.max_attempts >= 1 && c.max_attempts <= 100);
   FUZZ_CHECK(c.retention_ms >= 0 && c.shutdown_grace_ms >= 0 && c.exec_timeout_ms >= 0);
+  // Every duration option but the Redis ones is parsed into whole units of
+  // at least a second.
+  for (int64_t ms : {c.retention_ms, c.shutdown_grace_ms, c.exec_timeout_ms, c.head_timeout_ms,
+                     c.body_timeout_ms})
+    FUZZ_CHECK(ms % 1000 == 0);
   FUZZ_CHECK(c.model == "sentiment" || c.model == "exec");
   FUZZ_CHECK(c.model != "exec" || !c.exec_command.empty());
   FUZZ_CHECK(c.tls_cert.empty() == c.tls_key.empty());

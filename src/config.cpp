@@ -211,7 +211,11 @@ const std::vector<Option>& options() {
        [](Config& c, const std::string& v) { return set_int(c.limit_table_size, v, 1024, 100'000'000); }},
       {"redis", "share rate limits through Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] or "
                 "unix:///PATH[?db=N] (default none: this instance's own limiter)", false, J::String,
-       [](Config& c, const std::string& v) { c.redis = v; return std::string(); }},
+       [](Config& c, const std::string& v) {
+         if (auto r = parse_redis_url(v); !r.target) return r.error;  // never shows the password
+         c.redis = v;
+         return std::string();
+       }},
       {"redis-prefix", "prefix of mlgate's Redis keys (default mlgate:)", false, J::String,
        [](Config& c, const std::string& v) {
          if (v.size() > 100) return std::string("at most 100 characters");
@@ -511,7 +515,7 @@ std::string validate_config(const Config& c) {
   if (c.model == "exec" && c.exec_command.empty()) return "--model exec needs --exec COMMAND";
   if (!c.redis.empty()) {
     if (!kHaveRedis) return "--redis: this mlgate was built without Redis support (hiredis)";
-    if (auto r = parse_redis_url(c.redis); !r.target) return r.error;
+    if (auto r = parse_redis_url(c.redis); !r.target) return "--redis: " + r.error;
   }
   return "";
 }
@@ -557,7 +561,13 @@ std::string config_to_json(const Config& c) {
     j["redis_timeout"] = format_ms(c.redis_timeout_ms);
   }
   j["max_body"] = c.max_body_bytes;
+  j["max_head_bytes"] = c.max_head_bytes;
   j["max_connections"] = c.max_connections;
+  // 0 is "a quarter of max_connections", which no flag spells: left out.
+  if (c.max_connections_per_address) j["max_connections_per_address"] = c.max_connections_per_address;
+  j["head_timeout"] = format_duration(c.head_timeout_ms);
+  j["body_timeout"] = format_duration(c.body_timeout_ms);
+  if (c.max_waiting) j["max_waiting"] = c.max_waiting;
   j["keep_alive_timeout"] = c.keep_alive_timeout_s;
   j["cors_origin"] = c.cors_origins;
   j["access_log"] = c.access_log;

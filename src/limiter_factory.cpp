@@ -1,21 +1,20 @@
 // limiter_factory.cpp: see limiter_factory.hpp.
 #include "limiter_factory.hpp"
 
+#include "failover_limiter.hpp"
 #include "local_limiter.hpp"
 #include "log.hpp"
 #include "server.hpp"
 
 #if MLGATE_HAVE_HIREDIS
-#include "failover_limiter.hpp"
 #include "redis_limiter.hpp"
 #endif
 
 namespace mlgate {
 
-std::unique_ptr<Limiter> make_limiter(const Config& cfg, std::vector<RatePolicy> policies,
-                                      LimiterOptions local_options, LimiterStateStore* state) {
-  if (cfg.redis.empty())
-    return std::make_unique<LocalLimiter>(std::move(policies), local_options, state);
+LimiterFactory::LimiterFactory(const Config& cfg, std::vector<RatePolicy> policies)
+    : cfg_(cfg), policies_(std::move(policies)) {
+  if (cfg.redis.empty()) return;
 #if !MLGATE_HAVE_HIREDIS
   throw ConfigError("--redis: this mlgate was built without Redis support (hiredis)");
 #else
@@ -27,7 +26,7 @@ std::unique_ptr<Limiter> make_limiter(const Config& cfg, std::vector<RatePolicy>
   ro.prefix = cfg.redis_prefix;
   ro.connect_timeout = std::chrono::milliseconds(cfg.redis_connect_timeout_ms);
   ro.command_timeout = std::chrono::milliseconds(cfg.redis_timeout_ms);
-  auto remote = std::make_unique<RedisLimiter>(policies, ro);
+  auto remote = std::make_unique<RedisLimiter>(policies_, ro);
   const ProbeResult p = remote->probe();
   if (!p.ok && p.auth) throw ConfigError(p.error);
   if (!p.ok && mode == FailMode::Closed)
@@ -39,13 +38,22 @@ std::unique_ptr<Limiter> make_limiter(const Config& cfg, std::vector<RatePolicy>
   else
     Log::instance().warn("redis unreachable at start-up; rate limits decided by the fallback until it answers",
                          {{"error", p.error}, {"on_failure", cfg.redis_fail}});
+  remote_ = std::move(remote);
+  up_ = p.ok;
+#endif
+}
+
+LimiterFactory::~LimiterFactory() = default;
+
+std::unique_ptr<Limiter> LimiterFactory::make(LimiterOptions local_options, LimiterStateStore* state) {
+  if (!remote_) return std::make_unique<LocalLimiter>(std::move(policies_), local_options, state);
+  const FailMode mode = parse_fail_mode(cfg_.redis_fail).value_or(FailMode::Local);
   std::unique_ptr<Limiter> local;
   if (mode == FailMode::Local)
-    local = std::make_unique<LocalLimiter>(std::move(policies), local_options, state);
+    local = std::make_unique<LocalLimiter>(std::move(policies_), local_options, state);
   FailoverOptions fo;
   fo.mode = mode;
-  return std::make_unique<FailoverLimiter>(std::move(remote), std::move(local), fo, p.ok);
-#endif
+  return std::make_unique<FailoverLimiter>(std::move(remote_), std::move(local), fo, up_);
 }
 
 }  // namespace mlgate

@@ -22,7 +22,24 @@
 
 namespace mlgate {
 
-std::unique_ptr<Limiter> make_limiter(const Config& cfg, std::vector<RatePolicy> policies,
-                                      LimiterOptions local_options, LimiterStateStore* state);
+class RemoteLimiter;
+
+// Two steps, so that a Redis that refuses the configuration stops start-up
+// with its one line before anything is written to the data directory.
+class LimiterFactory {
+ public:
+  // With --redis: builds the Redis limiter and probes it once (the cases
+  // above; throws ConfigError or StartupError). Without: does nothing.
+  LimiterFactory(const Config& cfg, std::vector<RatePolicy> policies);
+  ~LimiterFactory();
+  // The limiter, once: the embedded one keeps its state in `state`.
+  std::unique_ptr<Limiter> make(LimiterOptions local_options, LimiterStateStore* state);
+
+ private:
+  const Config& cfg_;
+  std::vector<RatePolicy> policies_;
+  std::unique_ptr<RemoteLimiter> remote_;
+  bool up_ = false;
+};
 
 }  // namespace mlgate

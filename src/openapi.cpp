@@ -131,7 +131,8 @@ json response(const Route& r, const RouteAnswer& a) {
   // checked; a 503 of the handler's own comes after.
   bool handler_503 = false;
   for (const Answer& own : r.answers) handler_503 = handler_503 || own.status == 503;
-  bool before_limits = a.status == 400 || a.status == 411 || a.status == 415 || a.status == 431 ||
+  bool before_limits = a.status == 400 || a.status == 408 || a.status == 411 || a.status == 414 ||
+                       a.status == 415 || a.status == 431 ||
                        (a.status == 503 && !handler_503);
   if ((r.ip_limited || r.key_limit != KeyLimit::None) && !before_limits) {
     hs["RateLimit"] = ref("headers", "RateLimit");

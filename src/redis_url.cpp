@@ -39,7 +39,7 @@ std::optional<std::string> percent_decode(std::string_view s) {
 }
 
 RedisUrlParse fail(std::string why) {
-  return {std::nullopt, "invalid --redis URL: " + why};
+  return {std::nullopt, "invalid URL: " + why};
 }
 
 // "[user]:password@" in front of the rest; the rest is returned in `rest`.

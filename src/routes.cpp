@@ -111,9 +111,13 @@ std::vector<RouteAnswer> route_answers(const Route& r) {
                        : "Transfer-Encoding sent (this method takes no body)", "Error"},
       {415, r.has_body ? "Content-Type is not application/json, or Content-Encoding sent"
                        : "Content-Encoding sent", "Error"},
-      {431, "More than 100 request headers", "Error"},
+      {408, "The request's head (--head-timeout) or body (--body-timeout) took too long to arrive",
+       "Error"},
+      {414, "Request line longer than the head cap (--max-head-bytes)", "Error"},
+      {431, "Request head over --max-head-bytes, or more than 100 header lines", "Error"},
       {500, "Internal error", "Error"},
-      {503, "Server busy: every connection thread is taken", "Error", kHdrRetryAfter},
+      {503, "Server busy: every connection taken, or this address's share of them; or the shared "
+            "rate limiter unavailable with --redis-fail closed", "Error", kHdrRetryAfter},
   };
   if (r.has_body) generic.push_back({413, "Body over the size cap (--max-body)", "Error"});
   if (r.ip_limited || keyed)

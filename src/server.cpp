@@ -214,7 +214,8 @@ struct Server::Impl {
 
   Impl(Config c, std::unique_ptr<Model> m);
   void open_storage();
-  void build_limiter();
+  std::vector<RatePolicy> build_policies();
+  void build_limiter(LimiterFactory& limiters);
   void build_http();
   void maintain(std::stop_token st);
   void take_integrity_result();
@@ -246,8 +247,11 @@ struct Server::Impl {
 Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), model(std::move(m)) {
   if (auto e = validate_config(cfg); !e.empty()) throw ConfigError(e);
   max_waiting = cfg.max_waiting ? cfg.max_waiting : std::max<size_t>(1, cfg.max_connections / 4);
+  // Policies and a shared limiter's probe first: a value Redis refuses
+  // stops start-up before the data directory is touched.
+  LimiterFactory limiters(cfg, build_policies());
   open_storage();
-  build_limiter();
+  build_limiter(limiters);
   // The admin CLI cannot see these flags: it reads the tiers from here.
   std::vector<std::string> tier_names;
   for (auto& [name, rate] : cfg.tiers) tier_names.push_back(name);
@@ -302,7 +306,7 @@ void Server::Impl::open_storage() {
   }
 }
 
-void Server::Impl::build_limiter() {
+std::vector<RatePolicy> Server::Impl::build_policies() {
   std::vector<RatePolicy> policies;
   auto add = [&](const std::string& rate, const std::string& name) {
     auto p = parse_rate(rate, name);
@@ -327,11 +331,15 @@ void Server::Impl::build_limiter() {
     PolicyId pollid = add(tier_faster ? rate : cfg.limit_poll, name + ".poll");
     tier_policies[name] = {predict, pollid};
   }
+  return policies;
+}
+
+void Server::Impl::build_limiter(LimiterFactory& limiters) {
   LimiterOptions lo;
   lo.capacity = cfg.limit_table_size;
   // A restarted server keeps its limits (the table saved at the last stop).
   limiter_state = std::make_unique<SqliteLimiterState>(db_path, *store);
-  limiter = make_limiter(cfg, std::move(policies), lo, limiter_state.get());
+  limiter = limiters.make(lo, limiter_state.get());
   for (auto& cidr : cfg.trusted_proxies) {
     auto c = CidrRange::parse(cidr);
     if (!c) throw StartupError("--trusted-proxy " + cidr + ": " + c.error);

@@ -49,7 +49,7 @@ TEST_CASE("keys for a service user's directory: runuser works, and root works as
 
   // Root first, on the empty directory: before, this made a root-owned
   // database that the service's user could then not write.
-  auto a = run_sh(bin + " keys create --name a --data-dir " + dir);
+  auto a = run_sh(bin + " keys create --init --name a --data-dir " + dir);
   REQUIRE_MESSAGE(a.status == 0, a.err);
   CHECK(a.err == "mlgate: running as " + std::string(pw->pw_name) + ", the owner of " + data.string() + "\n");
   auto owned_by_user = [&] {
@@ -92,7 +92,7 @@ TEST_CASE("as root, database files owned by someone else than their directory ar
   fs::path data = t.path / "data";
   fs::create_directory(data);
   // What an older mlgate run as root left: root's database in the service's directory.
-  REQUIRE(run_cli({"keys", "create", "--name", "old", "--data-dir", data.string()}).status == 0);
+  REQUIRE(run_cli({"keys", "create", "--init", "--name", "old", "--data-dir", data.string()}).status == 0);
   REQUIRE(::chown(data.c_str(), pw->pw_uid, pw->pw_gid) == 0);
   auto r = run_cli({"keys", "list", "--data-dir", data.string()});
   CHECK(r.status == 1);

@@ -28,7 +28,7 @@ std::string stream_id(const std::string& path) {
 // warns ("saved rate-limit state unreadable") and starts empty.
 std::string data_with_bad_limiter_state(const TempDir& t) {
   std::string dir = (t.path / "data").string();
-  REQUIRE(run_cli({"keys", "create", "--name", "x", "--data-dir", dir}).status == 0);
+  REQUIRE(run_cli({"keys", "create", "--init", "--name", "x", "--data-dir", dir}).status == 0);
   mlgate::Db db = mlgate::Db::open(dir + "/mlgate.db");
   db.exec("INSERT INTO limiter_state (id, saved_at, data) VALUES (1, 0, x'00')");
   return dir;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -198,6 +199,30 @@ TEST_CASE("every route answers each documented status, and each answer is docume
     std::string many;
     for (int i = 0; i < 101; ++i) many += "X-Filler-" + std::to_string(i) + ": 1\r\n";
     cov.saw_raw(r, s.port(), head + many + tail, 431);
+    // A request line longer than the whole head may be (--max-head-bytes).
+    cov.saw_raw(r, s.port(),
+                std::string(r.method) + " " + fill(r) + "?" + std::string(70'000, 'a') +
+                    " HTTP/1.1\r\nHost: x\r\n" + tail,
+                414);
+  }
+
+  // A head that never ends: 408 once --head-timeout has passed; every
+  // route at once, so the test waits one timeout, not one per route.
+  {
+    ServerProc slow({"--head-timeout", "1s"});
+    std::vector<std::future<std::string>> answers;
+    for (const Route& r : mlgate::routes())
+      answers.push_back(std::async(std::launch::async, [&slow, &r] {
+        return raw_exchange(slow.port(), std::string(r.method) + " " + fill(r) + " HTTP/1.1\r\nHost: x\r\n",
+                            std::chrono::milliseconds(5000));
+      }));
+    size_t i = 0;
+    for (const Route& r : mlgate::routes()) {
+      auto [status, headers] = parse_raw(answers[i++].get());
+      CAPTURE(r.operation_id);
+      CHECK(status == 408);
+      cov.saw(r, status, headers);
+    }
   }
 
   // The per-address limit: every limited route answers 429; /health never.

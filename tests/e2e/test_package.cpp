@@ -122,7 +122,9 @@ TEST_CASE("the Debian package installs a working service: user, unit, config, ma
     // which mlgate does as the directory's owner; then the unit's command
     // line, as the unit runs it (User=mlgate, StateDirectory=mlgate).
     fs::path data = root / "var/lib/mlgate";
-    auto key = run_sh(bin + " keys create --name operator --data-dir " + sh_quote(data.string()));
+    // --init: in a throwaway root the unit never ran, so there is no
+    // database yet (on a real install postinst has started the service).
+    auto key = run_sh(bin + " keys create --init --name operator --data-dir " + sh_quote(data.string()));
     REQUIRE_MESSAGE(key.status == 0, key.err);
     CHECK(key.err.find("running as") != std::string::npos);
     std::string k = key.out.substr(0, key.out.find('\n'));
@@ -186,9 +188,9 @@ TEST_CASE("the Debian package installs a working service: user, unit, config, ma
   // Bash completion: serve's flags come from the binary; keys' subcommands.
   std::string complete = "PATH=" + sh_quote((root / "usr/bin").string()) + ":$PATH; . " +
                          sh_quote((root / "usr/share/bash-completion/completions/mlgate").string()) + "; ";
-  auto flag = run_sh("bash -c " + sh_quote(complete + "COMP_WORDS=(mlgate serve --max-con); COMP_CWORD=2; "
+  auto flag = run_sh("bash -c " + sh_quote(complete + "COMP_WORDS=(mlgate serve --keep-al); COMP_CWORD=2; "
                                                       "_mlgate; echo \"${COMPREPLY[*]}\""));
-  CHECK(flag.out == "--max-connections\n");
+  CHECK(flag.out == "--keep-alive-timeout\n");
   auto sub = run_sh("bash -c " + sh_quote(complete + "COMP_WORDS=(mlgate keys ro); COMP_CWORD=2; "
                                                      "_mlgate; echo \"${COMPREPLY[*]}\""));
   CHECK(sub.out == "rotate\n");

@@ -63,9 +63,10 @@ TEST_CASE("Prefer: wait answers with the finished job when the first attempt fai
 TEST_CASE("past the bound on waiting requests a Prefer: wait request is answered 202 at once, and /health still answers") {
   // Each job takes 20 s: a waiting request holds its connection until its
   // own deadline. Eight connection threads: by default a quarter of them,
-  // two, may wait (--max-waiting sets another bound).
+  // two, may wait (--max-waiting sets another bound). Every client here is
+  // 127.0.0.1, so the per-address cap (by default also a quarter) is lifted.
   ServerProc s(with(kFast, {"--model", "exec", "--exec", sh_model("sleep 20;"), "--workers", "1",
-                            "--max-connections", "8"}));
+                            "--max-connections", "8", "--max-connections-per-address", "8"}));
   std::string key = s.create_key("a", {"--tier", "fast", "--scopes", "predict,read,metrics"});
   auto wait_post = [&](int n) {
     return std::async(std::launch::async, [&s, key, n] {

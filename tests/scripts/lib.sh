@@ -19,7 +19,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-for f in CMakeLists.txt cmake src tests main.cpp bench data; do ln -s "$src/$f" "$root/$f"; done
+for f in CMakeLists.txt cmake src tests main.cpp bench data packaging fuzz examples; do
+  [[ -e $src/$f ]] && ln -s "$src/$f" "$root/$f"
+done
 mkdir "$root/scripts" "$root/stub-bin"
 cp "$src/scripts/test.sh" "$src/scripts/quickstart.sh" "$root/scripts/"
 printf '#!/bin/sh\nexit 0\n' >"$root/scripts/deps.sh"

@@ -62,7 +62,7 @@ TEST_CASE("malformed redis URLs are one-line errors that never show the password
     CAPTURE(url);
     auto r = parse_redis_url(url);
     CHECK_FALSE(r.target);
-    CHECK(r.error.rfind("invalid --redis URL: ", 0) == 0);
+    CHECK(r.error.rfind("invalid URL: ", 0) == 0);
     CHECK(r.error.find('\n') == std::string::npos);
     CHECK(r.error.find("secret") == std::string::npos);
   }
@@ -95,7 +95,7 @@ TEST_CASE("the --redis settings: defaults, flags, environment and their errors")
   CHECK(parse({"--redis-fail", "maybe"}).error == "--redis-fail: expected local, closed or open");
   CHECK(parse({"--redis-timeout", "0ms"}).error.find("--redis-timeout: expected a duration") == 0);
   CHECK(parse({"--redis-timeout", "20"}).error.find("--redis-timeout: expected a duration") == 0);
-  CHECK(parse({}, {{"MLGATE_REDIS", "localhost"}}).error.find("invalid --redis URL") == 0);
+  CHECK(parse({}, {{"MLGATE_REDIS", "localhost"}}).error.find("MLGATE_REDIS: invalid URL") == 0);
 }
 
 #if MLGATE_HAVE_HIREDIS
