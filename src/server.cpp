@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -210,6 +211,11 @@ struct Server::Impl {
   std::mutex stop_mu;  // serialises stop()
   bool stopped = false;
   bool ran = false;  // run() began: stop() then says "stopped"
+  // Set when run()'s listen has returned, which is after every connection
+  // thread has ended: until then a handler may still be using the store.
+  std::mutex served_mu;
+  std::condition_variable served_cv;
+  bool served_out = false;
   std::jthread maintenance;
 
   Impl(Config c, std::unique_ptr<Model> m);
@@ -992,6 +998,9 @@ void Server::run() {
                                      {"unfinished_jobs", i.store->unfinished()}});
   if (i.hook) i.hook("READY=1");
   i.http->listen_after_bind();
+  std::lock_guard lock(i.served_mu);
+  i.served_out = true;
+  i.served_cv.notify_all();
 }
 
 void Server::stop() {
@@ -1005,6 +1014,18 @@ void Server::stop() {
   // hold the stop for up to their full wait.
   i.waiters.close();
   i.http->stop_and_wake();  // no new connections; idle ones close, busy ones after their request
+  // The store, keys and limiter below are freed only once no request is
+  // left in a handler (found by ThreadSanitizer: /health read the store as
+  // stop() reset it). Requests are bounded by the body deadline and the
+  // waits closed above, so this is not forever; past the bound the store
+  // is left to the process's exit rather than freed under a request.
+  bool drained = true;
+  if (i.ran) {
+    std::unique_lock lock(i.served_mu);
+    const auto bound = std::chrono::milliseconds(std::max<int64_t>(i.cfg.body_timeout_ms, 5'000) + 5'000);
+    drained = i.served_cv.wait_for(lock, bound, [&i] { return i.served_out; });
+    if (!drained) Log::instance().warn("requests still running at stop; the database is left to exit");
+  }
   i.maintenance = std::jthread();
   i.integrity.reset();  // interrupts a check still running
   i.workers->stop(std::chrono::milliseconds(i.cfg.shutdown_grace_ms));
@@ -1014,7 +1035,7 @@ void Server::stop() {
   } catch (const std::exception& e) {
     Log::instance().warn("could not save state at shutdown", {{"error", e.what()}});
   }
-  i.store.reset();  // commits what is queued, checkpoints, closes
+  if (drained) i.store.reset();  // commits what is queued, checkpoints, closes
   if (i.ran) Log::instance().info("stopped");
   Log::instance().flush();
 }

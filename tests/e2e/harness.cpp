@@ -104,12 +104,26 @@ ServerProc::ServerProc(std::vector<std::string> args, std::string dir) : args_(s
   start();
 }
 
+size_t sanitizer_report(const std::string& log) {
+  for (const char* mark : {"ERROR: AddressSanitizer", "WARNING: ThreadSanitizer", "ERROR: LeakSanitizer"})
+    if (auto at = log.find(mark); at != std::string::npos) return at;
+  static const std::regex kUbsan(R"re(:\d+:\d+: runtime error: )re");
+  std::smatch m;
+  if (std::regex_search(log, m, kUbsan)) return static_cast<size_t>(m.position(0));
+  return std::string::npos;
+}
+
 ServerProc::~ServerProc() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
-  for (const auto& a : undocumented_answers(log())) FAIL_CHECK("answer missing from /openapi.json: " << a);
+  const std::string l = log();
+  for (const auto& a : undocumented_answers(l)) FAIL_CHECK("answer missing from /openapi.json: " << a);
+  // A sanitizer build of the server reports into this log and, for TSan and
+  // a UBSan without halt_on_error, carries on: the test must still fail.
+  if (auto at = sanitizer_report(l); at != std::string::npos)
+    FAIL_CHECK("the server's log holds a sanitizer report:\n" << l.substr(at, 4000));
 }
 
 void ServerProc::start() {

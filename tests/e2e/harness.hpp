@@ -92,6 +92,11 @@ int unused_port();
 // the running test for each one.
 std::vector<std::string> undocumented_answers(const std::string& log);
 
+// Where a sanitizer's report starts in a server log (ASan, TSan, LSan, a
+// UBSan "file:line:col: runtime error:"), or npos. ~ServerProc fails the
+// running test on one.
+size_t sanitizer_report(const std::string& log);
+
 // Server flags that keep limits out of a load test's way: a tier "fast"
 // (for keys made with --tier fast) and a per-address limit nothing reaches.
 extern const std::vector<std::string> kFast;
