@@ -6,7 +6,7 @@
 
 #include "api_key.hpp"
 #include "db.hpp"
-#include "key_store.hpp"
+#include "sqlite_key_store.hpp"
 #include "schema.hpp"
 #include "temp_dir.hpp"
 
