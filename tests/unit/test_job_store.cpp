@@ -9,6 +9,7 @@
 #include "clock.hpp"
 #include "sqlite_job_store.hpp"
 #include "temp_dir.hpp"
+#include "../contract/job_store_contract.hpp"
 
 using namespace mlgate;
 
@@ -375,3 +376,16 @@ TEST_CASE("a full database refuses inserts as StorageUnavailable, keeps jobs rea
   CHECK(s.writable());
   CHECK(count_rows(t.path) == stored + 1);
 }
+
+// ---- the JobStore contract (tests/contract), on the SQLite file ----
+
+namespace {
+struct SqliteJobBackend : contract::JobStoreBackend {
+  TmpDb db;
+  std::unique_ptr<JobStore> open(const contract::JobStoreLimits& l) override {
+    return std::make_unique<SqliteJobStore>(JobStoreOptions{db.path, l.queue_max, l.max_attempts});
+  }
+};
+}  // namespace
+
+MLGATE_JOB_STORE_CONTRACT("sqlite", [] { return std::make_unique<SqliteJobBackend>(); })
