@@ -171,37 +171,29 @@ InsertResult SqliteJobStore::insert(const NewJob& nj, int64_t now_ms) {
   return res;
 }
 
-std::optional<Job> SqliteJobStore::get(std::string_view uuid, std::string_view owner) {
+template <class Bind>
+std::optional<Job> SqliteJobStore::read_one(const char* sql, Bind&& bind) {
   auto r = reader();
   try {
-    Stmt& st = r->stmt(SELECT_JOB("WHERE uuid = ? AND owner = ?"));
-    st.bind(1, uuid).bind(2, owner);
+    Stmt& st = r->stmt(sql);
+    bind(st);
     return select_one(st);
   } catch (const DbError& e) {
     writer_->read_failed(e);
   }
+}
+
+std::optional<Job> SqliteJobStore::get(std::string_view uuid, std::string_view owner) {
+  return read_one(SELECT_JOB("WHERE uuid = ? AND owner = ?"),
+                  [&](Stmt& st) { st.bind(1, uuid).bind(2, owner); });
 }
 
 std::optional<Job> SqliteJobStore::get_by_seq(int64_t seq) {
-  auto r = reader();
-  try {
-    Stmt& st = r->stmt(SELECT_JOB("WHERE seq = ?"));
-    st.bind(1, seq);
-    return select_one(st);
-  } catch (const DbError& e) {
-    writer_->read_failed(e);
-  }
+  return read_one(SELECT_JOB("WHERE seq = ?"), [&](Stmt& st) { st.bind(1, seq); });
 }
 
 std::optional<Job> SqliteJobStore::get_any(std::string_view uuid) {
-  auto r = reader();
-  try {
-    Stmt& st = r->stmt(SELECT_JOB("WHERE uuid = ?"));
-    st.bind(1, uuid);
-    return select_one(st);
-  } catch (const DbError& e) {
-    writer_->read_failed(e);
-  }
+  return read_one(SELECT_JOB("WHERE uuid = ?"), [&](Stmt& st) { st.bind(1, uuid); });
 }
 
 JobStore::Page SqliteJobStore::list(const JobQuery& q) {

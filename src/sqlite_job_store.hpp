@@ -77,6 +77,9 @@ class SqliteJobStore final : public JobStore {
  private:
   class ReaderLease;
   ReaderLease reader();
+  // The one job `sql` finds on a reader, with its parameters bound by bind(st).
+  template <class Bind>
+  std::optional<Job> read_one(const char* sql, Bind&& bind);
 
   JobStoreOptions opt_;
   std::atomic<size_t> unfinished_{0};
