@@ -16,7 +16,7 @@
 #include "data_owner.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
-#include "sqlite_admin.hpp"
+#include "sqlite_stores.hpp"
 
 namespace mlgate {
 namespace {

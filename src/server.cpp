@@ -28,14 +28,12 @@
 #include "cursor.hpp"
 #include "db_file.hpp"
 #include "job_store.hpp"
-#include "sqlite_job_store.hpp"
 #include "key_store.hpp"
-#include "sqlite_key_store.hpp"
 #include "log.hpp"
 #include "limiter_factory.hpp"
 #include "metrics.hpp"
 #include "routes.hpp"
-#include "sqlite_limiter_state.hpp"
+#include "sqlite_stores.hpp"
 #include "validation.hpp"
 #include "worker_pool.hpp"
 #include "thread_name.hpp"
@@ -185,11 +183,10 @@ struct Server::Impl {
   std::unique_ptr<Model> model;
   std::string db_path;
   std::unique_ptr<JobStore> store;
-  SqliteWriter* sqlite_writer = nullptr;  // the file's one writer, inside store
   std::unique_ptr<CursorCodec> cursors;
   std::unique_ptr<IntegrityCheck> integrity;  // still running after start-up; maintain() owns it then
   std::unique_ptr<KeyStore> keys;
-  std::unique_ptr<SqliteLimiterState> limiter_state;
+  std::unique_ptr<LimiterStateStore> limiter_state;  // writes through store: goes first
   std::unique_ptr<Limiter> limiter;
   std::unique_ptr<WorkerPool> workers;
   std::vector<CidrRange> trusted;
@@ -295,12 +292,12 @@ void Server::Impl::open_storage() {
                          {{"waited_ms", kIntegrityWaitAtStart.count()}});
   }
   try {
-    auto jobs = std::make_unique<SqliteJobStore>(JobStoreOptions{db_path, cfg.queue_max, cfg.max_attempts});
-    sqlite_writer = &jobs->writer();
-    store = std::move(jobs);
+    ServerStores s = open_sqlite_server(db_path, cfg.queue_max, cfg.max_attempts);
+    store = std::move(s.jobs);
+    keys = std::move(s.keys);
+    limiter_state = std::move(s.limiter_state);
     store->recover(wall_ms());  // jobs a crash left running run again
     cursors = std::make_unique<CursorCodec>(store->cursor_key());
-    keys = std::make_unique<SqliteKeyStore>(KeyStoreOptions{db_path});
   } catch (const std::exception& e) {
     throw StartupError(std::string("cannot open database: ") + e.what());
   }
@@ -334,7 +331,6 @@ void Server::Impl::build_limiter() {
   LimiterOptions lo;
   lo.capacity = cfg.limit_table_size;
   // A restarted server keeps its limits (the table saved at the last stop).
-  limiter_state = std::make_unique<SqliteLimiterState>(db_path, *sqlite_writer);
   limiter = make_limiter(cfg, std::move(policies), lo, limiter_state.get());
   for (auto& cidr : cfg.trusted_proxies) {
     auto c = CidrRange::parse(cidr);

@@ -1,5 +1,6 @@
-// sqlite_admin.hpp: the stores on an SQLite data file as the admin CLI
-// opens them, beside a server that may be running on the same file.
+// sqlite_stores.hpp: the stores on an SQLite data file, as the server and
+// the admin CLI open them. The one place that names the SQLite
+// implementations: a shared database would add its own opening here.
 #pragma once
 
 #include <memory>
@@ -8,8 +9,23 @@
 
 #include "job_store.hpp"
 #include "key_store.hpp"
+#include "limiter_state.hpp"
 
 namespace mlgate {
+
+struct ServerStores {
+  std::unique_ptr<JobStore> jobs;
+  std::unique_ptr<KeyStore> keys;
+  // The embedded limiter's saved table, written through the job store's
+  // writer (one writer per file): destroyed before jobs.
+  std::unique_ptr<LimiterStateStore> limiter_state;
+};
+
+// The server's stores on the file at `path` (already checked and migrated
+// or creatable): jobs with their bound and attempts, keys served from memory
+// with the change signal. Recovery is left to the caller (JobStore::recover).
+// Throws DbError.
+ServerStores open_sqlite_server(const std::string& path, size_t queue_max, int max_attempts);
 
 struct AdminStores {
   std::unique_ptr<JobStore> jobs;

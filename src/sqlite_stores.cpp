@@ -1,11 +1,21 @@
-// sqlite_admin.cpp: see sqlite_admin.hpp.
-#include "sqlite_admin.hpp"
+// sqlite_stores.cpp: see sqlite_stores.hpp.
+#include "sqlite_stores.hpp"
 
 #include "db.hpp"
 #include "sqlite_job_store.hpp"
 #include "sqlite_key_store.hpp"
+#include "sqlite_limiter_state.hpp"
 
 namespace mlgate {
+
+ServerStores open_sqlite_server(const std::string& path, size_t queue_max, int max_attempts) {
+  ServerStores s;
+  auto jobs = std::make_unique<SqliteJobStore>(JobStoreOptions{path, queue_max, max_attempts});
+  s.limiter_state = std::make_unique<SqliteLimiterState>(path, jobs->writer());
+  s.jobs = std::move(jobs);
+  s.keys = std::make_unique<SqliteKeyStore>(KeyStoreOptions{path});
+  return s;
+}
 
 AdminStores open_sqlite_admin(const std::string& path, bool existed) {
   if (existed) {
