@@ -27,8 +27,8 @@
 #include "api_key.hpp"
 #include "clock.hpp"
 #include "db.hpp"
-#include "job_store.hpp"
-#include "key_store.hpp"
+#include "sqlite_job_store.hpp"
+#include "sqlite_key_store.hpp"
 #include "routes.hpp"
 #include "schema.hpp"
 #include "validation.hpp"
@@ -110,7 +110,7 @@ BENCHMARK(BM_AuthMalformedKey);
 
 // A well-formed unknown key (valid checksum, not stored) also costs the
 // miss-refresh: one PRAGMA data_version while nothing was committed (here
-// nothing ever is), see key_store.hpp.
+// nothing ever is), see sqlite_key_cache.hpp.
 void BM_AuthUnknownKey(benchmark::State& state) {
   auto& f = keys();
   for (auto _ : state) benchmark::DoNotOptimize(f.cache->authenticate(f.unknown, wall_ms()));
@@ -132,7 +132,7 @@ struct StoreFixture {
   std::unique_ptr<JobStore> store;
   std::string uuid;
   StoreFixture() {
-    store = std::make_unique<JobStore>(
+    store = std::make_unique<SqliteJobStore>(
         JobStoreOptions{dir + "/mlgate.db", size_t(1) << 40, 3});
     NewJob nj;
     nj.owner = "bench";
@@ -183,13 +183,13 @@ Job pending_job() {
   j.uuid = "019ac3d2-1e32-7c41-9f6a-a4cea5814a8a";  // UUIDv7, as the server makes them
   j.owner = "bench";
   j.key_id = "key_Qw7Cv8BR4f";
-  j.status = "pending";
+  j.status = JobStatus::Pending;
   j.created_at = 1764120682162;
   return j;
 }
 Job completed_job() {
   Job j = pending_job();
-  j.status = "completed";
+  j.status = JobStatus::Completed;
   j.result_label = "positive";
   j.result_score = 0.7269;
   j.result = R"({"neg":0.0,"neu":0.556,"pos":0.444,"compound":0.7269})";

@@ -16,7 +16,7 @@
 #include "data_owner.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
-#include "schema.hpp"
+#include "sqlite_stores.hpp"
 
 namespace mlgate {
 namespace {
@@ -100,7 +100,7 @@ Config server_config(const Args& a) {
 // folder, or without the server's --data-dir, must not answer from (or
 // write a key into) a new empty database that the server never reads.
 // `init` (keys create --init) is the one exception, asked for by name.
-Db open_db(const Config& cfg, std::ostream& err, bool init = false) {
+AdminStores open_stores(const Config& cfg, std::ostream& err, bool init = false) {
   namespace fs = std::filesystem;
   // As root on the service's directory: work as its owner (data_owner.hpp).
   if (auto owner = act_as_data_owner(cfg.data_dir); !owner.empty())
@@ -122,12 +122,12 @@ Db open_db(const Config& cfg, std::ostream& err, bool init = false) {
     ::umask(077);
     fs::create_directories(cfg.data_dir);
   }
-  Db db = Db::open(path.string());
-  if (exists && db.pragma_int("user_version") == 0)
+  try {
+    return open_sqlite_admin(path.string(), exists);
+  } catch (const NotAnMlgateDatabase&) {
     throw NotFound(shown.string() + " is not an mlgate database (no schema); "
                    "point this command at the server's data with --data-dir DIR");
-  migrate(db);
-  return db;
+  }
 }
 
 // The tiers a key may have: those the server defined at its last start on
@@ -135,9 +135,9 @@ Db open_db(const Config& cfg, std::ostream& err, bool init = false) {
 // (defaults, --config, MLGATE_TIER) defines.
 struct Tiers {
   std::set<std::string> names;
-  Tiers(const Config& cfg, Db& db) {
+  Tiers(const Config& cfg, KeyStore& keys) {
     for (auto& [name, rate] : cfg.tiers) names.insert(name);
-    for (auto& name : server_tiers(db)) names.insert(name);
+    for (auto& name : keys.server_tiers()) names.insert(name);
   }
   bool has(const std::string& t) const { return names.count(t) > 0; }
   std::string list() const {
@@ -231,13 +231,13 @@ int keys_create(const Args& a, std::ostream& out, std::ostream& err) {
       throw UsageError("--expires-in: expected a duration such as 30d (at most 36500d)");
   }
   Config cfg = server_config(a);
-  Db db = open_db(cfg, err, a.get("init").has_value());
-  Tiers tiers(cfg, db);
+  AdminStores st = open_stores(cfg, err, a.get("init").has_value());
+  Tiers tiers(cfg, *st.keys);
   if (!tiers.has(o.tier) && !a.get("allow-unknown-tier"))
     throw UsageError("--tier " + o.tier + ": not a configured tier (configured: " + tiers.list() +
                      "); start the server with it (or pass its --config FILE), or pass "
                      "--allow-unknown-tier (the server limits the key as free)");
-  NewKey nk = create_key(db, o, wall_ms());
+  NewKey nk = st.keys->create(o, wall_ms());
   out << nk.key << std::endl;
   if (!tiers.has(o.tier))
     err << "mlgate: tier " << o.tier << " is not configured; the server limits this key as free\n";
@@ -247,9 +247,9 @@ int keys_create(const Args& a, std::ostream& out, std::ostream& err) {
 int keys_list(const Args& a, std::ostream& out, std::ostream& err) {
   no_positional(a, "keys list");
   Config cfg = server_config(a);
-  Db db = open_db(cfg, err);
-  auto keys = list_keys(db);
-  Tiers tiers(cfg, db);
+  AdminStores st = open_stores(cfg, err);
+  auto keys = st.keys->list();
+  Tiers tiers(cfg, *st.keys);
   if (a.get("json")) {
     json arr = json::array();
     for (auto& k : keys) arr.push_back(key_json(k, tiers));
@@ -263,12 +263,12 @@ int keys_list(const Args& a, std::ostream& out, std::ostream& err) {
 int keys_show(const Args& a, std::ostream& out, std::ostream& err) {
   std::string id = one_id(a, "keys show");
   Config cfg = server_config(a);
-  Db db = open_db(cfg, err);
-  auto k = find_key(db, id);
+  AdminStores st = open_stores(cfg, err);
+  auto k = st.keys->find(id);
   if (!k) throw NotFound("no key with id " + id);
   // Named, not a temporary: a range-for over key_json(*k).items() would
   // iterate a destroyed object (it crashed `keys show ID`).
-  json j = key_json(*k, Tiers(cfg, db));
+  json j = key_json(*k, Tiers(cfg, *st.keys));
   if (a.get("json")) {
     out << j.dump(2) << '\n';
   } else {
@@ -280,8 +280,8 @@ int keys_show(const Args& a, std::ostream& out, std::ostream& err) {
 
 int keys_revoke(const Args& a, std::ostream&, std::ostream& err) {
   std::string id = one_id(a, "keys revoke");
-  Db db = open_db(server_config(a), err);
-  if (!revoke_key(db, id, wall_ms())) throw NotFound("no key with id " + id);
+  AdminStores st = open_stores(server_config(a), err);
+  if (!st.keys->revoke(id, wall_ms())) throw NotFound("no key with id " + id);
   err << "revoked " << id << '\n';
   return 0;
 }
@@ -295,34 +295,19 @@ int keys_rotate(const Args& a, std::ostream& out, std::ostream& err) {
       throw UsageError("--grace: expected a duration such as 24h (at most 36500d)");
     grace = *d;
   }
-  Db db = open_db(server_config(a), err);
-  auto nk = rotate_key(db, id, grace, wall_ms());
+  AdminStores st = open_stores(server_config(a), err);
+  auto nk = st.keys->rotate(id, grace, wall_ms());
   if (!nk) throw NotFound("no active key with id " + id);
   out << nk->key << std::endl;
   // The old key's end as stored: the grace deadline, or its own earlier expiry.
-  auto old = find_key(db, id);
+  auto old = st.keys->find(id);
   err << "rotated " << id << " -> " << nk->record.id << "; the old key stops at "
       << time_or(old ? old->expires_at : std::nullopt, "?") << '\n';
   return 0;
 }
 
-const char* kJobSelect =
-    "SELECT uuid, status, owner, attempts, result_label, result_score, result, error, "
-    "created_at, started_at, finished_at FROM jobs ";
-
-json job_row_json(const Stmt& st) {
-  Job j;
-  j.uuid = st.text(0);
-  j.status = st.text(1);
-  j.owner = st.text(2);
-  j.attempts = static_cast<int>(st.i64(3));
-  j.result_label = st.opt_text(4);
-  if (!st.is_null(5)) j.result_score = st.f64(5);
-  j.result = st.opt_text(6);
-  j.error = st.opt_text(7);
-  j.created_at = st.i64(8);
-  j.started_at = st.opt_i64(9);
-  j.finished_at = st.opt_i64(10);
+// A job as the CLI shows it: the API's job object, with its owner.
+json admin_job_json(const Job& j) {
   json o = job_to_json(j);
   o["owner"] = j.owner;
   return o;
@@ -338,24 +323,29 @@ int jobs_list(const Args& a, std::ostream& out, std::ostream& err) {
       throw UsageError("--limit: expected a whole number from 1 to 1000000");
   }
   auto status = a.get("status");
-  if (status && *status != "pending" && *status != "running" && *status != "completed" &&
-      *status != "failed" && *status != "canceled")
+  if (status && !parse_job_status(*status))
     throw UsageError("--status: expected pending, running, completed, failed or canceled");
-  Db db = open_db(server_config(a), err);
-  Stmt st = db.prepare(std::string(kJobSelect) +
-                       "WHERE (?1 IS NULL OR status = ?1) ORDER BY seq DESC LIMIT ?2");
-  st.bind(1, status).bind(2, limit);
-  while (st.step()) out << job_row_json(st).dump() << '\n';
+  AdminStores st = open_stores(server_config(a), err);
+  // Pages of at most 1000, so a large --limit never holds every job at once.
+  JobQuery q;
+  if (status) q.status = parse_job_status(*status);
+  for (int64_t left = limit; left > 0;) {
+    q.limit = static_cast<int>(std::min<int64_t>(left, 1000));
+    auto page = st.jobs->list(q);
+    for (auto& j : page.jobs) out << admin_job_json(j).dump() << '\n';
+    left -= static_cast<int64_t>(page.jobs.size());
+    if (!page.next_before) break;
+    q.before = page.next_before;
+  }
   return 0;
 }
 
 int jobs_show(const Args& a, std::ostream& out, std::ostream& err) {
   std::string uuid = one_id(a, "jobs show");
-  Db db = open_db(server_config(a), err);
-  Stmt st = db.prepare(std::string(kJobSelect) + "WHERE uuid = ?");
-  st.bind(1, uuid);
-  if (!st.step()) throw NotFound("no job " + uuid);
-  out << job_row_json(st).dump(2) << '\n';
+  AdminStores st = open_stores(server_config(a), err);
+  auto job = st.jobs->get_any(uuid);
+  if (!job) throw NotFound("no job " + uuid);
+  out << admin_job_json(*job).dump(2) << '\n';
   return 0;
 }
 
@@ -365,16 +355,12 @@ int jobs_purge(const Args& a, std::ostream&, std::ostream& err) {
   auto ms = d ? parse_duration_ms(*d) : std::nullopt;
   if (!ms || *ms > kMaxDurationMs)
     throw UsageError("jobs purge needs --older-than DURATION (e.g. 7d; at most 36500d)");
-  Db db = open_db(server_config(a), err);
+  AdminStores st = open_stores(server_config(a), err);
   int64_t total = 0;
-  Stmt del = db.prepare(
-      "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE finished_at < ? LIMIT 500)");
   // Small transactions, so a running server's writer is never held up long.
   for (;;) {
-    del.bind(1, wall_ms() - *ms);
-    del.run();
-    int64_t n = db.changes();
-    total += n;
+    size_t n = st.jobs->purge_finished(wall_ms() - *ms, 500);
+    total += static_cast<int64_t>(n);
     if (n < 500) break;
   }
   err << "purged " << total << " finished jobs\n";

@@ -5,6 +5,7 @@
 // /docs is rendered from this document, so both always agree.
 #include <string>
 
+#include "job_status.hpp"
 #include "key_store.hpp"
 #include "routes.hpp"
 
@@ -12,6 +13,12 @@ namespace mlgate {
 namespace {
 
 using json = nlohmann::json;
+
+json status_names() {
+  json names = json::array();
+  for (JobStatus st : kJobStatuses) names.push_back(to_string(st));
+  return names;
+}
 
 json ref(std::string_view kind, std::string_view name) {
   return {{"$ref", "#/components/" + std::string(kind) + "/" + std::string(name)}};
@@ -30,7 +37,7 @@ json schemas() {
       {"properties",
        {{"job_uuid", {{"type", "string"}, {"description", "UUIDv7 (RFC 9562)"}}},
         {"status",
-         {{"type", "string"}, {"enum", {"pending", "running", "completed", "failed", "canceled"}}}},
+         {{"type", "string"}, {"enum", status_names()}}},
         {"result_label", nullable({{"type", "string"},
                                    {"description", "sentiment: positive, negative or neutral"}})},
         {"result_score", nullable({{"type", "number"},

@@ -34,7 +34,7 @@
 #include "limiter_factory.hpp"
 #include "metrics.hpp"
 #include "routes.hpp"
-#include "sqlite_limiter_state.hpp"
+#include "sqlite_stores.hpp"
 #include "validation.hpp"
 #include "worker_pool.hpp"
 #include "thread_name.hpp"
@@ -186,13 +186,12 @@ struct Server::Impl {
   std::unique_ptr<JobStore> store;
   std::unique_ptr<CursorCodec> cursors;
   std::unique_ptr<IntegrityCheck> integrity;  // still running after start-up; maintain() owns it then
-  std::unique_ptr<KeyCache> keys;
-  std::unique_ptr<SqliteLimiterState> limiter_state;
+  std::unique_ptr<KeyStore> keys;
+  std::unique_ptr<LimiterStateStore> limiter_state;  // writes through store: goes first
   std::unique_ptr<Limiter> limiter;
   std::unique_ptr<WorkerPool> workers;
   std::vector<CidrRange> trusted;
   Metrics metrics;
-  JobWaiters waiters;
   DocsPage docs = docs_page(openapi_document(MLGATE_VERSION));  // rendered once
   std::atomic<size_t> waiting{0};  // requests in a `Prefer: wait` now
   size_t max_waiting = 0;          // their bound (cfg.max_waiting resolved)
@@ -261,14 +260,13 @@ Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), mode
   // The admin CLI cannot see these flags: it reads the tiers from here.
   std::vector<std::string> tier_names;
   for (auto& [name, rate] : cfg.tiers) tier_names.push_back(name);
-  store->write([&](Db& db) { record_server_tiers(db, tier_names, wall_ms()); });
+  keys->record_server_tiers(tier_names, wall_ms());
   if (auto ids = keys->active_outside(cfg.tiers, wall_ms()); !ids.empty())
     Log::instance().warn("keys whose tier is not configured are limited as free", {{"keys", ids}});
   workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});
-  workers->set_on_recorded([this](int64_t seq, bool finished) {
+  // A `Prefer: wait` hears of the outcome from the store (wait_finished).
+  workers->set_on_recorded([this](int64_t, bool) {
     metrics.jobs_finished.fetch_add(1, std::memory_order_relaxed);
-    // A retry is not an answer: a `Prefer: wait` request waits on.
-    if (finished) waiters.notify(seq);
   });
   build_http();
 }
@@ -304,9 +302,12 @@ void Server::Impl::open_storage() {
                          {{"waited_ms", kIntegrityWaitAtStart.count()}});
   }
   try {
-    store = std::make_unique<JobStore>(JobStoreOptions{db_path, cfg.queue_max, cfg.max_attempts});
+    ServerStores s = open_sqlite_server(db_path, cfg.queue_max, cfg.max_attempts);
+    store = std::move(s.jobs);
+    keys = std::move(s.keys);
+    limiter_state = std::move(s.limiter_state);
+    store->recover(wall_ms());  // jobs a crash left running run again
     cursors = std::make_unique<CursorCodec>(store->cursor_key());
-    keys = std::make_unique<KeyCache>(db_path);
   } catch (const std::exception& e) {
     throw StartupError(std::string("cannot open database: ") + e.what());
   }
@@ -344,7 +345,6 @@ void Server::Impl::build_limiter(LimiterFactory& limiters) {
   LimiterOptions lo;
   lo.capacity = cfg.limit_table_size;
   // A restarted server keeps its limits (the table saved at the last stop).
-  limiter_state = std::make_unique<SqliteLimiterState>(db_path, *store);
   limiter = limiters.make(lo, limiter_state.get());
   for (auto& cidr : cfg.trusted_proxies) {
     auto c = CidrRange::parse(cidr);
@@ -810,9 +810,9 @@ void Server::Impl::h_predict(const Request& req, Response& res) {
   WaitSlot slot(waiting, wait_s > 0 ? max_waiting : 0);
   if (wait_s > 0 && !slot.held) metrics.waits_declined.fetch_add(1, std::memory_order_relaxed);
   if (slot.held) {
-    auto token = waiters.expect(r.job.seq);
+    auto token = store->watch_finish(r.job.seq);
     workers->submit(r.job.seq);
-    if (waiters.wait(token, std::chrono::seconds(wait_s))) {
+    if (store->wait_finished(token, std::chrono::seconds(wait_s))) {
       auto job = store->get(r.job.uuid, nj.owner);
       // Only a finished job is the answer the preference asked for.
       if (job && job->finished()) {
@@ -834,12 +834,10 @@ void Server::Impl::h_get_job(const Request& req, Response& res) {
 }
 
 void Server::Impl::h_list_jobs(const Request& req, Response& res) {
-  std::optional<std::string> status;
+  std::optional<JobStatus> status;
   if (req.has_param("status")) {
-    status = req.get_param_value("status");
-    static const char* kStatuses[] = {"pending", "running", "completed", "failed", "canceled"};
-    if (std::none_of(std::begin(kStatuses), std::end(kStatuses),
-                     [&](const char* s) { return *status == s; }))
+    status = parse_job_status(req.get_param_value("status"));
+    if (!status)
       return set_json(res, 422, validation_body({"status", "unknown status", "type_error.enum"}));
   }
   int limit = 20;
@@ -871,12 +869,11 @@ void Server::Impl::h_cancel_job(const Request& req, Response& res) {
     case JobStore::CancelOutcome::NotFound:
       return set_detail(res, 404, "Job not found");
     case JobStore::CancelOutcome::Finished:
-      return set_detail(res, 409, "Job already " + r.job->status);
+      return set_detail(res, 409, std::string("Job already ") + to_string(r.job->status));
     case JobStore::CancelOutcome::CanceledRunning:
       workers->cancel(r.job->seq);
       [[fallthrough]];
     case JobStore::CancelOutcome::Canceled:
-      waiters.notify(r.job->seq);
       set_json(res, 200, job_to_json(*r.job));
   }
 }
@@ -1012,7 +1009,7 @@ void Server::stop() {
   i.draining = true;
   // Requests waiting for a job (Prefer: wait) answer 202 now rather than
   // hold the stop for up to their full wait.
-  i.waiters.close();
+  i.store->close_waits();
   i.http->stop_and_wake();  // no new connections; idle ones close, busy ones after their request
   // The store, keys and limiter below are freed only once no request is
   // left in a handler (found by ThreadSanitizer: /health read the store as

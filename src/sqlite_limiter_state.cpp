@@ -14,8 +14,8 @@ std::optional<std::string> SqliteLimiterState::load_limiter_state() {
 }
 
 void SqliteLimiterState::save_limiter_state(std::string_view blob) {
-  writer_.write([&](Db& db) {
-    db.prepare("INSERT INTO limiter_state (id, saved_at, data) VALUES (1, ?, ?) "
+  writer_.run([&](CachedDb& c) {
+    c.db().prepare("INSERT INTO limiter_state (id, saved_at, data) VALUES (1, ?, ?) "
                "ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data")
         .bind(1, wall_ms())
         .bind_blob(2, blob.data(), blob.size())

@@ -13,7 +13,7 @@
 
 #include "clock.hpp"
 #include "db_file.hpp"
-#include "job_store.hpp"
+#include "sqlite_job_store.hpp"
 #include "schema.hpp"
 #include "temp_dir.hpp"
 
@@ -180,7 +180,7 @@ TEST_CASE("a WAL deleted under an open store: the commits so far are copied into
   test::TempDir d;
   std::string path = d.file("mlgate.db");
   prepare_database_file(path);
-  JobStore s({path});
+  SqliteJobStore s({path});
   for (int i = 0; i < 10; ++i) s.insert(job(), wall_ms());
   REQUIRE(fs::remove(path + "-wal"));
   CHECK(s.failure(wall_ms()).empty());  // not noticed until the writer looks
@@ -198,7 +198,7 @@ TEST_CASE("a database replaced under an open store: the commit that notices is r
   test::TempDir d;
   std::string path = d.file("mlgate.db");
   prepare_database_file(path);
-  JobStore s({path});
+  SqliteJobStore s({path});
   s.insert(job(), wall_ms());
   fs::copy_file(path, d.file("copy.db"));
   fs::rename(d.file("copy.db"), path);
@@ -212,10 +212,10 @@ TEST_CASE("a read that finds a corrupt page makes failure() say so") {
   std::string path = d.file("mlgate.db");
   prepare_database_file(path);
   {
-    JobStore s({path});
+    SqliteJobStore s({path});
     for (int i = 0; i < 300; ++i) s.insert(job(std::string(300, 'y')), wall_ms());
   }  // closed: everything is in the main file
-  JobStore s({path});
+  SqliteJobStore s({path});
   CHECK(s.failure(wall_ms()).empty());
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);

@@ -7,8 +7,9 @@
 #include <thread>
 
 #include "clock.hpp"
-#include "job_store.hpp"
+#include "sqlite_job_store.hpp"
 #include "temp_dir.hpp"
+#include "../contract/job_store_contract.hpp"
 
 using namespace mlgate;
 
@@ -53,10 +54,10 @@ JobOutcome completed(int64_t seq) {
 
 TEST_CASE("an accepted job is committed: another connection sees it as soon as insert returns") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   auto r = s.insert(job_for("alice"), wall_ms());
   REQUIRE(r.outcome == InsertOutcome::Created);
-  CHECK(r.job.status == "pending");
+  CHECK(r.job.status == JobStatus::Pending);
   CHECK(count_rows(t.path, "status='pending'") == 1);
   auto got = s.get(r.job.uuid, "alice");
   REQUIRE(got);
@@ -66,7 +67,7 @@ TEST_CASE("an accepted job is committed: another connection sees it as soon as i
 
 TEST_CASE("concurrent inserts share commits (group commit) and none is lost") {
   TmpDb t;
-  JobStore s({t.path, 100000});
+  SqliteJobStore s({t.path, 100000});
   constexpr int kThreads = 8, kEach = 150;
   std::vector<std::vector<std::string>> ids(kThreads);
   {
@@ -94,7 +95,7 @@ TEST_CASE("a job left running by a crash is pending again at the next open, its 
   TmpDb t;
   int64_t seq;
   {
-    JobStore s({t.path});
+    SqliteJobStore s({t.path});
     seq = s.insert(job_for("alice"), wall_ms()).job.seq;
     auto claimed = s.claim({seq}, wall_ms());
     REQUIRE(claimed.size() == 1);
@@ -102,10 +103,11 @@ TEST_CASE("a job left running by a crash is pending again at the next open, its 
     // Destroyed without finish(): what a SIGKILL mid-run leaves on disk.
   }
   CHECK(count_rows(t.path, "status='running'") == 1);
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
+  CHECK(s.recover(wall_ms()).requeued == 1);  // what the server does at start-up
   auto j = s.get_by_seq(seq);
   REQUIRE(j);
-  CHECK(j->status == "pending");
+  CHECK(j->status == JobStatus::Pending);
   CHECK(j->attempts == 1);
   CHECK_FALSE(j->started_at);
   CHECK(s.unfinished() == 1);
@@ -122,14 +124,15 @@ TEST_CASE("a job running at a crash with its attempts used up is failed, not run
   TmpDb t;
   int64_t seq;
   {
-    JobStore s({t.path, 100, 1});
+    SqliteJobStore s({t.path, 100, 1});
     seq = s.insert(job_for("alice"), wall_ms()).job.seq;
     REQUIRE(s.claim({seq}, wall_ms()).size() == 1);
   }
-  JobStore s({t.path, 100, 1});
+  SqliteJobStore s({t.path, 100, 1});
+  CHECK(s.recover(wall_ms()).failed == 1);
   auto j = s.get_by_seq(seq);
   REQUIRE(j);
-  CHECK(j->status == "failed");
+  CHECK(j->status == JobStatus::Failed);
   REQUIRE(j->error);
   CHECK(j->error->find("crash") != std::string::npos);
   CHECK(j->finished_at);
@@ -141,10 +144,10 @@ TEST_CASE("pending jobs are handed back oldest first") {
   TmpDb t;
   std::vector<int64_t> seqs;
   {
-    JobStore s({t.path});
+    SqliteJobStore s({t.path});
     for (int i = 0; i < 5; ++i) seqs.push_back(s.insert(job_for("a"), wall_ms()).job.seq);
   }
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   std::vector<int64_t> got;
   for (auto [seq, run_after] : s.pending_jobs()) got.push_back(seq);
   CHECK(got == seqs);
@@ -152,7 +155,7 @@ TEST_CASE("pending jobs are handed back oldest first") {
 
 TEST_CASE("at the bound on unfinished jobs an insert is refused and nothing is stored") {
   TmpDb t;
-  JobStore s({t.path, 3});
+  SqliteJobStore s({t.path, 3});
   std::vector<int64_t> seqs;
   for (int i = 0; i < 3; ++i) {
     auto r = s.insert(job_for("a"), wall_ms());
@@ -173,7 +176,7 @@ TEST_CASE("at the bound on unfinished jobs an insert is refused and nothing is s
 
 TEST_CASE("concurrent inserts never overshoot the bound on unfinished jobs") {
   TmpDb t;
-  JobStore s({t.path, 50});
+  SqliteJobStore s({t.path, 50});
   std::atomic<int> created{0};
   {
     std::vector<std::jthread> th;
@@ -189,7 +192,7 @@ TEST_CASE("concurrent inserts never overshoot the bound on unfinished jobs") {
 
 TEST_CASE("Idempotency-Key: same owner and body replays, another body conflicts, another owner is apart") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   auto first = s.insert(job_for("alice", "text one here", "ik-1", "hash-A"), wall_ms());
   REQUIRE(first.outcome == InsertOutcome::Created);
   auto again = s.insert(job_for("alice", "text one here", "ik-1", "hash-A"), wall_ms());
@@ -206,7 +209,7 @@ TEST_CASE("Idempotency-Key: same owner and body replays, another body conflicts,
 
 TEST_CASE("concurrent inserts with one Idempotency-Key make one job") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   std::vector<std::string> uuids(8);
   {
     std::vector<std::jthread> th;
@@ -222,7 +225,7 @@ TEST_CASE("concurrent inserts with one Idempotency-Key make one job") {
 
 TEST_CASE("cancel: pending is canceled, finished is refused, another owner's and unknown are not found") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   auto a = s.insert(job_for("alice"), wall_ms()).job;
   auto b = s.insert(job_for("alice"), wall_ms()).job;
   REQUIRE(s.claim({b.seq}, wall_ms()).size() == 1);
@@ -236,13 +239,13 @@ TEST_CASE("cancel: pending is canceled, finished is refused, another owner's and
   r = s.cancel(b.uuid, "alice", wall_ms());
   CHECK(r.outcome == JobStore::CancelOutcome::Finished);
   REQUIRE(r.job);
-  CHECK(r.job->status == "completed");
+  CHECK(r.job->status == JobStatus::Completed);
 
   r = s.cancel(a.uuid, "alice", wall_ms());
   CHECK(r.outcome == JobStore::CancelOutcome::Canceled);
   REQUIRE(r.job);
-  CHECK(r.job->status == "canceled");
-  CHECK(s.get(a.uuid, "alice")->status == "canceled");
+  CHECK(r.job->status == JobStatus::Canceled);
+  CHECK(s.get(a.uuid, "alice")->status == JobStatus::Canceled);
   CHECK(s.unfinished() == 0);
   // A worker that still had it queued finds nothing to claim.
   CHECK(s.claim({a.seq}, wall_ms()).empty());
@@ -252,7 +255,7 @@ TEST_CASE("cancel: pending is canceled, finished is refused, another owner's and
 
 TEST_CASE("a result that arrives after its job was canceled is dropped") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   auto a = s.insert(job_for("alice"), wall_ms()).job;
   REQUIRE(s.claim({a.seq}, wall_ms()).size() == 1);
   auto r = s.cancel(a.uuid, "alice", wall_ms());
@@ -260,14 +263,14 @@ TEST_CASE("a result that arrives after its job was canceled is dropped") {
   CHECK(s.unfinished() == 0);
   s.finish({completed(a.seq)}, wall_ms());
   auto j = s.get(a.uuid, "alice");
-  CHECK(j->status == "canceled");
+  CHECK(j->status == JobStatus::Canceled);
   CHECK_FALSE(j->result_label);
   CHECK(s.unfinished() == 0);  // not counted down twice
 }
 
 TEST_CASE("a completed job is never changed by a later outcome for it") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   auto a = s.insert(job_for("alice"), wall_ms()).job;
   REQUIRE(s.claim({a.seq}, wall_ms()).size() == 1);
   s.finish({completed(a.seq)}, 1000);
@@ -279,7 +282,7 @@ TEST_CASE("a completed job is never changed by a later outcome for it") {
   fail.error = "late";
   s.finish({fail, completed(a.seq)}, 2000);
   auto after = s.get_by_seq(a.seq);
-  CHECK(after->status == "completed");
+  CHECK(after->status == JobStatus::Completed);
   CHECK(after->finished_at == before->finished_at);
   CHECK(after->attempts == before->attempts);
   CHECK_FALSE(after->error);
@@ -287,7 +290,7 @@ TEST_CASE("a completed job is never changed by a later outcome for it") {
 
 TEST_CASE("list pages newest first and skips or repeats nothing while new jobs arrive") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   std::vector<std::string> original;
   for (int i = 0; i < 25; ++i) original.push_back(s.insert(job_for("alice"), wall_ms()).job.uuid);
   s.insert(job_for("bob"), wall_ms());
@@ -308,22 +311,22 @@ TEST_CASE("list pages newest first and skips or repeats nothing while new jobs a
 
 TEST_CASE("list filters by status") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   auto a = s.insert(job_for("alice"), wall_ms()).job;
   s.insert(job_for("alice"), wall_ms());
   REQUIRE(s.claim({a.seq}, wall_ms()).size() == 1);
   s.finish({completed(a.seq)}, wall_ms());
-  auto p = s.list("alice", "completed", 10, std::nullopt);
+  auto p = s.list("alice", JobStatus::Completed, 10, std::nullopt);
   REQUIRE(p.jobs.size() == 1);
   CHECK(p.jobs[0].uuid == a.uuid);
   CHECK_FALSE(p.next_before);
-  CHECK(s.list("alice", "pending", 10, std::nullopt).jobs.size() == 1);
-  CHECK(s.list("alice", "failed", 10, std::nullopt).jobs.empty());
+  CHECK(s.list("alice", JobStatus::Pending, 10, std::nullopt).jobs.size() == 1);
+  CHECK(s.list("alice", JobStatus::Failed, 10, std::nullopt).jobs.empty());
 }
 
 TEST_CASE("purge deletes finished jobs older than the cutoff, in batches, and nothing unfinished") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   std::vector<JobOutcome> outs;
   std::vector<int64_t> seqs;
   // Created, started and finished long ago (a job's times never run
@@ -338,15 +341,16 @@ TEST_CASE("purge deletes finished jobs older than the cutoff, in batches, and no
   CHECK(s.purge_finished(2000, 3) == 1);
   CHECK(s.purge_finished(2000, 3) == 0);
   CHECK(count_rows(t.path) == 1);
-  CHECK(s.get_by_seq(pending.seq)->status == "pending");
+  CHECK(s.get_by_seq(pending.seq)->status == JobStatus::Pending);
 }
 
 TEST_CASE("a full database refuses inserts as StorageUnavailable, keeps jobs readable, and recovers") {
   TmpDb t;
-  JobStore s({t.path});
+  SqliteJobStore s({t.path});
   auto kept = s.insert(job_for("alice"), wall_ms()).job;
   // max_page_count is per connection: set it on the writer's own.
-  s.write([](Db& db) {
+  s.writer().run([](CachedDb& c) {
+    Db& db = c.db();
     db.exec("PRAGMA max_page_count=" + std::to_string(db.pragma_int("page_count")));
   });
   std::string big(4000, 'x');
@@ -365,10 +369,23 @@ TEST_CASE("a full database refuses inserts as StorageUnavailable, keeps jobs rea
   CHECK(s.unfinished() == static_cast<size_t>(stored));  // the refused one holds no place
   auto j = s.get(kept.uuid, "alice");
   REQUIRE(j);
-  CHECK(j->status == "pending");
+  CHECK(j->status == JobStatus::Pending);
   // Space comes back: the next insert works and the store says so.
-  s.write([](Db& db) { db.exec("PRAGMA max_page_count=1073741823"); });
+  s.writer().run([](CachedDb& c) { c.db().exec("PRAGMA max_page_count=1073741823"); });
   CHECK(s.insert(job_for("alice", big), wall_ms()).outcome == InsertOutcome::Created);
   CHECK(s.writable());
   CHECK(count_rows(t.path) == stored + 1);
 }
+
+// ---- the JobStore contract (tests/contract), on the SQLite file ----
+
+namespace {
+struct SqliteJobBackend : contract::JobStoreBackend {
+  TmpDb db;
+  std::unique_ptr<JobStore> open(const contract::JobStoreLimits& l) override {
+    return std::make_unique<SqliteJobStore>(JobStoreOptions{db.path, l.queue_max, l.max_attempts});
+  }
+};
+}  // namespace
+
+MLGATE_JOB_STORE_CONTRACT("sqlite", [] { return std::make_unique<SqliteJobBackend>(); })

@@ -6,9 +6,10 @@
 
 #include "api_key.hpp"
 #include "db.hpp"
-#include "key_store.hpp"
+#include "sqlite_key_store.hpp"
 #include "schema.hpp"
 #include "temp_dir.hpp"
+#include "../contract/key_store_contract.hpp"
 
 using namespace mlgate;
 
@@ -423,3 +424,19 @@ TEST_CASE("a failed flush keeps its batch for the next one") {
   cache.flush_last_used();
   CHECK(find_key(t.db, a.record.id)->last_used_at == T0 + 10);
 }
+
+// ---- the KeyStore contract (tests/contract), on the SQLite file ----
+
+namespace {
+struct SqliteKeyBackend : contract::KeyStoreBackend {
+  TempDb db;  // migrated, as the server or the CLI leaves it
+  std::unique_ptr<KeyStore> open_admin() override {
+    return std::make_unique<SqliteKeyStore>(KeyStoreOptions{db.path, false});
+  }
+  std::unique_ptr<KeyStore> open_server() override {
+    return std::make_unique<SqliteKeyStore>(KeyStoreOptions{db.path, true});
+  }
+};
+}  // namespace
+
+MLGATE_KEY_STORE_CONTRACT("sqlite", [] { return std::make_unique<SqliteKeyBackend>(); })

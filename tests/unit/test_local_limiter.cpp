@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "../contract/limiter_contract.hpp"
-#include "job_store.hpp"
+#include "sqlite_job_store.hpp"
 #include "local_limiter.hpp"
 #include "sqlite_limiter_state.hpp"
 #include "temp_dir.hpp"
@@ -51,8 +51,8 @@ TEST_CASE("a restarted embedded limiter keeps its limits through the data file")
   FakeTime t;
   const auto db = dir.file("mlgate.db");
   {
-    JobStore store({db});
-    SqliteLimiterState state(db, store);
+    SqliteJobStore store({db});
+    SqliteLimiterState state(db, store.writer());
     LocalLimiter l({rate("5/min", "free")}, {}, &state, t.clock());
     const LimitCheck c{0, "client"};
     for (int i = 0; i < 5; ++i) REQUIRE(l.decide({&c, 1}).allowed());
@@ -62,8 +62,8 @@ TEST_CASE("a restarted embedded limiter keeps its limits through the data file")
   // have passed, so exactly one request has refilled.
   t.mono = 5 * S;
   t.wall += 12 * S;
-  JobStore store({db});
-  SqliteLimiterState state(db, store);
+  SqliteJobStore store({db});
+  SqliteLimiterState state(db, store.writer());
   LocalLimiter l({rate("5/min", "free")}, {}, &state, t.clock());
   const LimitCheck c{0, "client"};
   CHECK(l.decide({&c, 1}).allowed());
@@ -73,8 +73,8 @@ TEST_CASE("a restarted embedded limiter keeps its limits through the data file")
 TEST_CASE("an unreadable saved state starts the embedded limiter empty") {
   test::TempDir dir;
   const auto db = dir.file("mlgate.db");
-  JobStore store({db});
-  SqliteLimiterState state(db, store);
+  SqliteJobStore store({db});
+  SqliteLimiterState state(db, store.writer());
   state.save_limiter_state("not a snapshot");
   LocalLimiter l({rate("1/min", "free")}, {}, &state);
   const LimitCheck c{0, "client"};

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "clock.hpp"
-#include "job_store.hpp"
+#include "sqlite_job_store.hpp"
 #include "temp_dir.hpp"
 #include "worker_pool.hpp"
 
@@ -134,14 +134,14 @@ Job wait_finished(JobStore& s, int64_t seq) {
 
 TEST_CASE("a job that fails twice is retried with growing backoff and completes on the third attempt") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   FlakyModel m(2);
   WorkerPool pool(s, m, {.workers = 2, .batch = 8, .retry_base_ms = 20, .retry_max_ms = 1000});
   pool.start();
   int64_t seq = add_job(s, "flaky text");
   pool.submit(seq);
   Job j = wait_finished(s, seq);
-  CHECK(j.status == "completed");
+  CHECK(j.status == JobStatus::Completed);
   CHECK(j.attempts == 3);
   CHECK_FALSE(j.error);
   auto calls = m.calls("flaky text");
@@ -154,14 +154,14 @@ TEST_CASE("a job that fails twice is retried with growing backoff and completes 
 
 TEST_CASE("a job failing every attempt is failed with its last error after max_attempts") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   FlakyModel m(1000);
   WorkerPool pool(s, m, {.workers = 1, .batch = 8, .retry_base_ms = 1, .retry_max_ms = 5});
   pool.start();
   int64_t seq = add_job(s, "always fails");
   pool.submit(seq);
   Job j = wait_finished(s, seq);
-  CHECK(j.status == "failed");
+  CHECK(j.status == JobStatus::Failed);
   CHECK(j.attempts == 3);
   REQUIRE(j.error);
   CHECK(*j.error == "boom 3");
@@ -171,7 +171,7 @@ TEST_CASE("a job failing every attempt is failed with its last error after max_a
 
 TEST_CASE("canceling a running job stops its model through the stop_token and the job stays canceled") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   BlockingModel m;
   WorkerPool pool(s, m, {.workers = 1, .batch = 1, .retry_base_ms = 1, .retry_max_ms = 1});
   pool.start();
@@ -179,7 +179,7 @@ TEST_CASE("canceling a running job stops its model through the stop_token and th
   pool.submit(seq);
   REQUIRE(m.wait_started(1));
   auto job = s.get_by_seq(seq);
-  REQUIRE(job->status == "running");
+  REQUIRE(job->status == JobStatus::Running);
   auto r = s.cancel(job->uuid, "alice", wall_ms());
   CHECK(r.outcome == JobStore::CancelOutcome::CanceledRunning);
   CHECK(pool.cancel(seq));
@@ -195,17 +195,17 @@ TEST_CASE("canceling a running job stops its model through the stop_token and th
   m.release();
   int64_t next = add_job(s);
   pool.submit(next);
-  CHECK(wait_finished(s, next).status == "completed");
+  CHECK(wait_finished(s, next).status == JobStatus::Completed);
   CHECK(m.started() == 2);
   auto after = s.get_by_seq(seq);
-  CHECK(after->status == "canceled");
+  CHECK(after->status == JobStatus::Canceled);
   CHECK_FALSE(after->result_label);
   CHECK_FALSE(pool.cancel(seq));  // no longer running here
 }
 
 TEST_CASE("stop leaves unstarted jobs pending and gives an interrupted job its attempt back") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   BlockingModel m;
   std::vector<int64_t> seqs;
   for (int i = 0; i < 4; ++i) seqs.push_back(add_job(s));
@@ -219,7 +219,7 @@ TEST_CASE("stop leaves unstarted jobs pending and gives an interrupted job its a
   for (int64_t seq : seqs) {
     auto j = s.get_by_seq(seq);
     CAPTURE(seq);
-    CHECK(j->status == "pending");
+    CHECK(j->status == JobStatus::Pending);
     CHECK(j->attempts == 0);
   }
   CHECK(s.unfinished() == 4);
@@ -227,7 +227,7 @@ TEST_CASE("stop leaves unstarted jobs pending and gives an interrupted job its a
 
 TEST_CASE("stop lets a running job finish within the grace") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   BlockingModel m;
   int64_t seq = add_job(s);
   WorkerPool pool(s, m, {.workers = 1, .batch = 1, .retry_base_ms = 1, .retry_max_ms = 1});
@@ -239,19 +239,19 @@ TEST_CASE("stop lets a running job finish within the grace") {
   });
   pool.stop(10s);
   auto j = s.get_by_seq(seq);
-  CHECK(j->status == "completed");
+  CHECK(j->status == JobStatus::Completed);
   CHECK(m.stopped() == 0);
 }
 
 TEST_CASE("start runs jobs left pending on disk, oldest first") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   FlakyModel m(0);
   std::vector<int64_t> seqs;
   for (int i = 0; i < 5; ++i) seqs.push_back(add_job(s, "text number " + std::to_string(i)));
   WorkerPool pool(s, m, {.workers = 1, .batch = 2, .retry_base_ms = 1, .retry_max_ms = 1});
   pool.start();
-  for (int64_t seq : seqs) CHECK(wait_finished(s, seq).status == "completed");
+  for (int64_t seq : seqs) CHECK(wait_finished(s, seq).status == JobStatus::Completed);
   std::vector<std::string> want;
   for (int i = 0; i < 5; ++i) want.push_back("text number " + std::to_string(i));
   CHECK(m.order() == want);
@@ -259,7 +259,7 @@ TEST_CASE("start runs jobs left pending on disk, oldest first") {
 
 TEST_CASE("outcomes that could not be recorded while storage failed are recorded once it recovers") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   BlockingModel m;
   WorkerPool pool(s, m, {.workers = 1, .batch = 1, .retry_base_ms = 1, .retry_max_ms = 1});
   pool.start();
@@ -279,14 +279,14 @@ TEST_CASE("outcomes that could not be recorded while storage failed are recorded
   while (s.writable() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(1ms);
   bool refused = !s.writable();  // the worker's finish() was refused
-  std::string status_meanwhile = s.get_by_seq(seq)->status;
+  JobStatus status_meanwhile = s.get_by_seq(seq)->status;
   std::this_thread::sleep_for(50ms);  // a few of the worker's retries fail too
   ::setrlimit(RLIMIT_FSIZE, &saved);
   ::signal(SIGXFSZ, old_handler);
   REQUIRE(refused);
-  CHECK(status_meanwhile == "running");
+  CHECK(status_meanwhile == JobStatus::Running);
   Job j = wait_finished(s, seq);
-  CHECK(j.status == "completed");
+  CHECK(j.status == JobStatus::Completed);
   CHECK(j.attempts == 1);
   CHECK(s.writable());
   CHECK(wait_unfinished(s, 0) == 0);
@@ -294,7 +294,7 @@ TEST_CASE("outcomes that could not be recorded while storage failed are recorded
 
 TEST_CASE("a model that throws something other than a std::exception fails the attempt; the worker lives on") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   struct ThrowsInt : Model {
     std::atomic<int> calls{0};
     std::string_view name() const override { return "throws-int"; }
@@ -308,14 +308,14 @@ TEST_CASE("a model that throws something other than a std::exception fails the a
   int64_t seq = add_job(s);
   pool.submit(seq);
   Job j = wait_finished(s, seq);
-  CHECK(j.status == "completed");
+  CHECK(j.status == JobStatus::Completed);
   CHECK(j.attempts == 2);
   CHECK(pool.errors().model == 1);
 }
 
 TEST_CASE("the recorded-outcome callback says finished only for completed or failed, not for a retry") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   FlakyModel m(1);
   std::mutex mu;
   std::vector<std::pair<int64_t, bool>> calls;
@@ -327,7 +327,7 @@ TEST_CASE("the recorded-outcome callback says finished only for completed or fai
   pool.start();
   int64_t seq = add_job(s);
   pool.submit(seq);
-  CHECK(wait_finished(s, seq).status == "completed");
+  CHECK(wait_finished(s, seq).status == JobStatus::Completed);
   pool.stop(0ms);
   std::lock_guard lock(mu);
   CHECK(calls == std::vector<std::pair<int64_t, bool>>{{seq, false}, {seq, true}});
@@ -336,7 +336,7 @@ TEST_CASE("the recorded-outcome callback says finished only for completed or fai
 
 TEST_CASE("a claim refused by storage is counted, and the job stays pending") {
   TmpDb t;
-  JobStore s({t.path, 100, 3});
+  SqliteJobStore s({t.path, 100, 3});
   FlakyModel m(0);
   int64_t seq = add_job(s);
   // A WAL deleted under the store: every write after it is refused.
@@ -349,6 +349,6 @@ TEST_CASE("a claim refused by storage is counted, and the job stays pending") {
   while (pool.errors().claim == 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(1ms);
   CHECK(pool.errors().claim >= 1);
-  CHECK(s.get_by_seq(seq)->status == "pending");
+  CHECK(s.get_by_seq(seq)->status == JobStatus::Pending);
   CHECK(m.calls("some text to score").empty());
 }
