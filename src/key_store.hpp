@@ -39,6 +39,7 @@
 #include "api_key.hpp"
 #include "db.hpp"
 #include "key_signal.hpp"
+#include "security.hpp"
 
 namespace mlgate {
 
@@ -110,7 +111,7 @@ struct KeyHashHasher {
   }
 };
 
-class KeyCache {
+class KeyCache : public KeySource {
  public:
   // Opens its own connection to `db_path`, used only by refresh() and
   // flush_last_used(), which the server calls from one maintenance thread,
@@ -124,7 +125,7 @@ class KeyCache {
   // lookup; unknown, revoked and expired ones do the same work (see the
   // timing note in key_store.cpp). Thread-safe.
   std::shared_ptr<const KeyRecord> authenticate(std::string_view presented,
-                                                int64_t now_ms);
+                                                int64_t now_ms) override;
 
   // Reloads the snapshot if the key table changed. Thread-safe; a caller
   // that finds another refresh under way returns at once (the maintenance
