@@ -109,16 +109,16 @@ GateVerdict Gate::check(const RequestView& req, int64_t now_ms) const {
   // refusal stands, so the connection stays open (a client with a wrong
   // key costs no reconnect). Anything else that may carry a body is
   // answered and closed.
-  auto refused = [&]() {
+  auto refused = [&]() -> GateVerdict {
     if (!req.has_body()) {
       v.next = GateNext::Refuse;
-      return v;
+      return std::move(v);
     }
     // The route is known unless the refusal came before its lookup.
     const Route* r = v.ctx.route ? v.ctx.route : find_route(req.method, req.path).first;
     v.next = body_len_ok && r && r->has_body && !req.expects_continue() ? GateNext::RefuseAfterBody
                                                                         : GateNext::RefuseClose;
-    return v;
+    return std::move(v);  // not a copy: the caller returns it at once
   };
   if (!check_framing(req, v, oversized, body_len_ok)) return refused();
   v.ctx.client = client_of(req);
