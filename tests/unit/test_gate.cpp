@@ -126,7 +126,8 @@ TEST_CASE("a good key passes with its RateLimit values; Bearer is read as well a
   const std::string auth = "bearer " + k;
   bearer.authorization = auth;
   CHECK(f.check(bearer).status == 0);
-  bearer.authorization = "Basic " + k;  // not a bearer token: no key
+  const std::string basic = "Basic " + k;  // not a bearer token: no key
+  bearer.authorization = basic;
   CHECK(f.check(bearer).status == 401);
 
   GateVerdict post = f.check(req("POST", "/predict", k));
