@@ -339,4 +339,83 @@ write("sentiment", probes + [
     "but but but but good but bad",
     ("good " * 400).strip(),
 ])
+# request_head: three bytes choose the limits and the chunking (see
+# fuzz/request_head.cpp), then the bytes of the connection.
+ROOMY, TIGHT = b"\xff\xfa\x01", b"\x08\x33\x07"
+HEADS = [
+    b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /jobs/abc HTTP/1.1\r\nHost: x\r\nX-API-Key: mlg_k\r\n\r\n",
+    b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 12\r\nExpect: 100-continue\r\n\r\n{\"text\":\"x\"}",
+    b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\nX: y\r\nrange: bytes=2-3\r\n\r\n",
+    b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+    b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 007\r\n\r\n",
+    b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1e3\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    b"GET / HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\nHost: x\n\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\x00y\r\n\r\n",
+    b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 600 + b"\r\n\r\n",
+    b"GET /" + b"a" * 600 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 600 + b"\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n" + b"A: b\r\n" * 12 + b"\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX:\r\nY:\t v \t\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n",
+]
+write("request_head", [ROOMY + h for h in HEADS] + [TIGHT + h for h in HEADS[:8]])
+
+# gate: method, path, peer, limiter mode, then header lines (fuzz/gate.cpp).
+def gate(method, path, headers=(), peer="127.0.0.1", mode="up"):
+    return "\n".join([method, path, peer, mode] + list(headers))
+
+JSON_POST = ["Content-Type: application/json", "Content-Length: 20"]
+write("gate", [
+    gate("GET", "/health"),
+    gate("HEAD", "/health"),
+    gate("GET", "/"),
+    gate("GET", "/jobs", ["X-API-Key: key-read"]),
+    gate("GET", "/jobs/abc", ["X-API-Key: key-all"]),
+    gate("GET", "/jobs/abc", ["Authorization: Bearer key-all"]),
+    gate("GET", "/jobs/abc", ["Authorization: bearer key-odd"]),
+    gate("GET", "/jobs/abc", ["X-API-Key: wrong"]),
+    gate("GET", "/jobs/abc"),
+    gate("DELETE", "/jobs/abc", ["X-API-Key: key-read"]),
+    gate("POST", "/predict", ["X-API-Key: key-all"] + JSON_POST),
+    gate("POST", "/predict", ["X-API-Key: key-odd"] + JSON_POST),
+    gate("POST", "/predict", ["X-API-Key: key-read"] + JSON_POST),
+    gate("POST", "/predict", ["X-API-Key: key-all", "Content-Type: text/plain", "Content-Length: 5"]),
+    gate("POST", "/predict", ["X-API-Key: key-all", "Content-Type: application/json"]),
+    gate("POST", "/predict", ["X-API-Key: key-all", "Content-Length: 2000"] + JSON_POST[:1]),
+    gate("POST", "/predict", ["X-API-Key: key-all", "Content-Length: 9999999"] + JSON_POST[:1]),
+    gate("POST", "/predict", ["X-API-Key: key-all", "Expect: 100-continue", "Content-Length: 2000"]),
+    gate("POST", "/predict", ["X-API-Key: key-all", "Transfer-Encoding: chunked"]),
+    gate("POST", "/predict", ["X-API-Key: key-all", "Content-Encoding: gzip"] + JSON_POST),
+    gate("POST", "/predict", ["Content-Length: 1", "Content-Length: 1"]),
+    gate("GET", "/jobs", ["Content-Length: 4", "X-API-Key: key-read"]),
+    gate("GET", "/metrics", ["X-API-Key: key-all"]),
+    gate("GET", "/metrics", ["X-API-Key: key-read"]),
+    gate("PUT", "/jobs/abc"),
+    gate("GET", "/nope"),
+    gate("OPTIONS", "/predict", ["Origin: https://app.example"]),
+    gate("OPTIONS", "/predict", ["Origin: https://evil.example"]),
+    gate("GET", "/", ["X-Forwarded-For: 198.51.100.1, 203.0.113.7"]),
+    gate("GET", "/", ["X-Forwarded-For: 203.0.113.7", "X-Forwarded-For: ::1"], peer="::1"),
+    gate("GET", "/", ["X-Forwarded-For: 203.0.113.7"], peer="192.0.2.1"),
+    gate("GET", "/", peer="2001:db8::1"),
+    gate("GET", "/", peer="fe80::1%eth0"),
+    gate("GET", "/jobs", ["X-API-Key: key-read"], mode="down-closed"),
+    gate("GET", "/jobs", ["X-API-Key: key-read"], mode="down-open"),
+    gate("GET", "/jobs", ["X-API-Key: wrong"], mode="down-open"),
+    gate("GET", "/health", mode="down-closed"),
+])
+
 print("seeds written")

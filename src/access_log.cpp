@@ -4,7 +4,9 @@
 #include <cstdio>
 
 #include "clock.hpp"
+#include "key_store.hpp"
 #include "log.hpp"
+#include "security.hpp"
 
 namespace mlgate {
 
@@ -32,6 +34,21 @@ std::string access_log_line(const AccessLogEntry& e) {
   append_json_string(line, rfc3339(e.wall_ms));
   line += '}';
   return line;
+}
+
+std::string access_log_line(const RequestContext& ctx, uint64_t rid, int status,
+                            int64_t elapsed_ns, int64_t wall_ms) {
+  // Only values mlgate chose or parsed: the route template (not the raw
+  // path), the key's public id, the resolved client address.
+  AccessLogEntry e;
+  e.client = ctx.client;
+  if (ctx.key) e.key_id = &ctx.key->id;
+  if (ctx.route) e.method = ctx.route->method, e.route = ctx.route->path;
+  if (elapsed_ns >= 0) e.ms = static_cast<double>(elapsed_ns) / 1e6;
+  e.rid = rid;
+  e.status = status;
+  e.wall_ms = wall_ms;
+  return access_log_line(e);
 }
 
 }  // namespace mlgate

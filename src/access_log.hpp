@@ -16,6 +16,8 @@
 
 namespace mlgate {
 
+struct RequestContext;  // security.hpp
+
 struct AccessLogEntry {
   std::string_view client;            // the resolved client address
   const std::string* key_id = nullptr;  // the key's public id, or null
@@ -30,5 +32,11 @@ struct AccessLogEntry {
 // Built by hand rather than through a json object: this runs for every
 // request, and a json object costs a dozen allocations.
 std::string access_log_line(const AccessLogEntry& e);
+
+// The line for one request from what the gate learned of it: the resolved
+// client, the key's public id, the route's method and template.
+// `elapsed_ns` < 0: latency unknown (refused before the gate ran).
+std::string access_log_line(const RequestContext& ctx, uint64_t rid, int status,
+                            int64_t elapsed_ns, int64_t wall_ms);
 
 }  // namespace mlgate

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "api_key.hpp"
+#include "security.hpp"  // KeySource: what the gate asks of a key store
 
 namespace mlgate {
 
@@ -85,7 +86,7 @@ struct KeyHashHasher {
   }
 };
 
-class KeyStore {
+class KeyStore : public KeySource {
  public:
   virtual ~KeyStore() = default;
 
@@ -110,8 +111,8 @@ class KeyStore {
   // The record of an active key, or nullptr for a missing, malformed,
   // wrong-checksum, unknown, revoked or expired one. A malformed or
   // wrong-checksum value is refused without a lookup.
-  virtual std::shared_ptr<const KeyRecord> authenticate(std::string_view presented,
-                                                        int64_t now_ms) = 0;
+  std::shared_ptr<const KeyRecord> authenticate(std::string_view presented,
+                                                int64_t now_ms) override = 0;
   // The change watch: reloads the keys if any changed since the last look;
   // true when the view changed.
   virtual bool refresh() = 0;

@@ -1,5 +1,6 @@
 #include "request_head.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mlgate {
@@ -54,6 +55,10 @@ const HeadVerdict& HeadScanner::scan(std::string_view b) {
       break;
     }
     size_t at = static_cast<size_t>(static_cast<const char*>(nl) - b.data());
+    // Had fewer bytes arrived, a limit would have refused the head before
+    // this line's end was seen: refuse as that scan would, so the verdict
+    // does not depend on how the bytes were split into reads.
+    if (past_limit(at)) break;
     pos_ = at + 1;
     // The library skips a line that ends in a bare LF and keeps reading;
     // a proxy in front may not. Either way the two would disagree.
@@ -72,13 +77,20 @@ const HeadVerdict& HeadScanner::scan(std::string_view b) {
     line(b.substr(line_start_, at - 1 - line_start_), pos_);
     line_start_ = pos_;
   }
-  if (v_.state == HeadVerdict::State::Incomplete) {
-    if (b.size() - v_.skip > limits_.max_bytes)
-      refuse(431, "Request head too large");
-    else if (b.size() - line_start_ > limits_.max_line)
-      line_too_long();
-  }
+  if (v_.state == HeadVerdict::State::Incomplete) past_limit(b.size());
   return v_;
+}
+
+// The limits on a head still arriving, given its first `size` bytes and no
+// line end after line_start_: refuses and returns true when one is passed.
+// Of two limits passed, the one a byte-at-a-time scan reaches first wins.
+bool HeadScanner::past_limit(size_t size) {
+  const size_t bytes_at = v_.skip + limits_.max_bytes + 1;  // size that passes max_bytes
+  const size_t line_at = line_start_ + limits_.max_line + 1;
+  if (size < std::min(bytes_at, line_at)) return false;
+  if (bytes_at <= line_at) refuse(431, "Request head too large");
+  else line_too_long();
+  return true;
 }
 
 void HeadScanner::line_too_long() {

@@ -5,7 +5,9 @@
 // - Pure and incremental: HeadScanner::scan is given every byte received for
 //   the current request so far (the same bytes again plus any new ones) and
 //   looks at each byte once, so a head trickled a byte at a time costs
-//   linear time. check_head() is the one-shot form (and the fuzz entry).
+//   linear time. check_head() is the one-shot form. The verdict depends on
+//   the bytes only, never on how they were split into reads, and never on
+//   a byte past max_bytes (fuzz/request_head.cpp checks both).
 // - Refused with 431 as soon as the head passes HeadLimits::max_bytes or
 //   max_fields, before more is read, so a flood of header bytes never grows
 //   memory past the cap; 414 when the request line, 431 when a header line
@@ -74,6 +76,7 @@ class HeadScanner {
  private:
   void line(std::string_view text, size_t end);  // one complete line, CRLF removed
   void line_too_long();
+  bool past_limit(size_t size);
   void request_line(std::string_view text);
   void header_line(std::string_view text, size_t end);
   void complete(size_t end);

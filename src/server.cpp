@@ -1,8 +1,8 @@
-// server.cpp: the HTTP layer. The pre-routing handler is a short chain of
-// named checks, cheapest first, each returning early with a complete
-// response (DESIGN.md, "Request pipeline"); the route table (routes.cpp) is
-// the one place that says who may call what, read by the checks, the router
-// and the OpenAPI document alike.
+// server.cpp: the HTTP wiring and the handlers. Every request passes the
+// gate first (security.hpp: framing, client address, limits, key, scope),
+// which answers refusals itself; the route table (routes.cpp) is the one
+// place that says who may call what, read by the gate, the router and the
+// OpenAPI document alike.
 #include "server.hpp"
 
 #include <httplib.h>
@@ -28,12 +28,14 @@
 #include "conn_stream.hpp"
 #include "cursor.hpp"
 #include "db_file.hpp"
+#include "http_framing.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
 #include "log.hpp"
 #include "limiter_factory.hpp"
 #include "metrics.hpp"
 #include "routes.hpp"
+#include "security.hpp"
 #include "sqlite_stores.hpp"
 #include "validation.hpp"
 #include "worker_pool.hpp"
@@ -48,106 +50,16 @@ using HR = httplib::Server::HandlerResponse;
 
 namespace {
 
-// What the checks learned about a request, for the handler and the log.
-// Each connection thread serves one request at a time, and the library runs
-// the pre-routing handler, the route handler and the logger on that thread.
-struct RequestCtx {
-  const Route* route = nullptr;
-  std::shared_ptr<const KeyRecord> key;
-  std::string client;
-  std::string rl_policy, rl_state;  // RateLimit-Policy / RateLimit values
+// What the gate learned about the request being served, carried from the
+// pre-routing handler to the route handler and the logger. The library
+// gives those callbacks no place for it, but runs all three on the one
+// connection thread that serves the request, so a thread_local carries it.
+struct RequestState : RequestContext {
   int64_t start_ns = 0;
   uint64_t id = 0;
-  bool body_len_ok = false;  // one Content-Length, within the cap, no other framing
-  bool deferred = false;     // refused; the response waits until the body is read
+  bool deferred = false;  // refused; the response waits until the body is read
 };
-thread_local RequestCtx t_ctx;
-
-void set_json(Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
-                  "application/json");
-}
-
-void set_detail(Response& res, int status, std::string_view detail) {
-  set_json(res, status, json{{"detail", detail}});
-}
-
-// The client waits for 100 Continue before it sends the body (RFC 9110
-// 10.1.1). The connection stream sends that line only once the body is
-// read, that is once pre-routing let the request through; a refusal goes
-// out instead, and the connection then closes, since the client may or may
-// not send the body after a refusal.
-bool expects_continue(const Request& req) {
-  return strcasecmp(req.get_header_value("Expect").c_str(), "100-continue") == 0;
-}
-
-// True when the request may have body bytes that were not read: a declared
-// body, or a POST whose framing the library may not have recognised.
-bool has_body(const Request& req) {
-  if (req.method == "POST") return true;
-  if (req.has_header("Transfer-Encoding")) return true;
-  auto cl = req.get_header_value("Content-Length");
-  return !cl.empty() && cl != "0";
-}
-
-// A refusal sent before the body was read: the unread body must never be
-// parsed as the next request on this connection (request smuggling). The
-// response body goes out through a content provider that reports failure
-// once it has written everything, which makes the library close the
-// connection right after this response.
-void close_after(Response& res) {
-  std::string body = std::move(res.body);
-  res.body.clear();
-  // set_content_provider adds its own Content-Type; set_header appends.
-  res.headers.erase("Content-Type");
-  res.headers.erase("Connection");
-  res.set_header("Connection", "close");
-  auto shared = std::make_shared<std::string>(std::move(body));
-  res.set_content_provider(
-      shared->size(), "application/json",
-      [shared](size_t offset, size_t, httplib::DataSink& sink) {
-        sink.write(shared->data() + offset, shared->size() - offset);
-        return false;  // "failed": the library drops the connection
-      });
-}
-
-const char* status_text(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Request body too large";
-    case 414: return "Request URI too long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 431: return "Request header fields too large";
-    case 503: return "Service Unavailable";
-    default: return status < 500 ? "Bad Request" : "Internal error";
-  }
-}
-
-std::optional<size_t> parse_content_length(const std::string& v) {
-  if (v.empty() || v.size() > 18) return std::nullopt;
-  size_t n = 0;
-  for (char c : v) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<size_t>(c - '0');
-  }
-  return n;
-}
-
-std::string presented_key(const Request& req) {
-  if (req.has_header("X-API-Key")) return req.get_header_value("X-API-Key");
-  auto auth = req.get_header_value("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() > kBearer.size() &&
-      strncasecmp(auth.c_str(), kBearer.data(), kBearer.size()) == 0)
-    return auth.substr(kBearer.size());
-  return "";
-}
+thread_local RequestState t_ctx;
 
 // Start-up waits this long for PRAGMA quick_check (which reads the whole
 // file; what that costs is in the README); a check still running then goes
@@ -189,17 +101,12 @@ struct Server::Impl {
   std::unique_ptr<KeyStore> keys;
   std::unique_ptr<LimiterStateStore> limiter_state;  // writes through store: goes first
   std::unique_ptr<Limiter> limiter;
+  std::unique_ptr<Gate> gate;
   std::unique_ptr<WorkerPool> workers;
-  std::vector<CidrRange> trusted;
   Metrics metrics;
   DocsPage docs = docs_page(openapi_document(MLGATE_VERSION));  // rendered once
   std::atomic<size_t> waiting{0};  // requests in a `Prefer: wait` now
   size_t max_waiting = 0;          // their bound (cfg.max_waiting resolved)
-
-  // Policy ids, resolved once.
-  PolicyId ip_policy = 0, auth_fail_policy = 0;
-  std::unordered_map<std::string, std::pair<PolicyId, PolicyId>> tier_policies;  // predict, poll
-  std::string default_tier = "free";
 
   ConnPool* pool = nullptr;  // owned by the library once handed over
   std::unique_ptr<HttpServer> http;
@@ -219,18 +126,13 @@ struct Server::Impl {
 
   Impl(Config c, std::unique_ptr<Model> m);
   void open_storage();
-  std::vector<RatePolicy> build_policies();
-  void build_limiter(LimiterFactory& limiters);
+  void build_limiter(LimiterFactory& limiters, GatePolicyIds ids);
   void build_http();
   void maintain(std::stop_token st);
   void take_integrity_result();
 
-  // The pre-routing chain.
+  // Pre-routing: the gate, then the route's handler or the refusal.
   HR pre_route(const Request& req, Response& res);
-  std::string client_of(const Request& req);
-  bool check_framing(const Request& req, Response& res, bool& oversized);
-  bool check_access(const Request& req, Response& res, bool oversized);
-  PolicyId key_policy(const KeyRecord& key, KeyLimit which) const;
   void add_cors(const Request& req, Response& res);
   void finish_headers(Response& res);
 
@@ -254,9 +156,10 @@ Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), mode
   max_waiting = cfg.max_waiting ? cfg.max_waiting : std::max<size_t>(1, cfg.max_connections / 4);
   // Policies and a shared limiter's probe first: a value Redis refuses
   // stops start-up before the data directory is touched.
-  LimiterFactory limiters(cfg, build_policies());
+  GatePolicies policies = gate_policies(cfg);
+  LimiterFactory limiters(cfg, std::move(policies.list));
   open_storage();
-  build_limiter(limiters);
+  build_limiter(limiters, std::move(policies.ids));
   // The admin CLI cannot see these flags: it reads the tiers from here.
   std::vector<std::string> tier_names;
   for (auto& [name, rate] : cfg.tiers) tier_names.push_back(name);
@@ -313,44 +216,12 @@ void Server::Impl::open_storage() {
   }
 }
 
-std::vector<RatePolicy> Server::Impl::build_policies() {
-  std::vector<RatePolicy> policies;
-  auto add = [&](const std::string& rate, const std::string& name) {
-    auto p = parse_rate(rate, name);
-    if (!p) throw StartupError(p.error);
-    policies.push_back(*p.policy);
-    return static_cast<PolicyId>(policies.size() - 1);
-  };
-  ip_policy = add(cfg.limit_ip, "ip");
-  auth_fail_policy = add(cfg.limit_auth_fail, "auth_fail");
-  auto poll_rate = parse_rate(cfg.limit_poll, "poll");
-  if (!poll_rate) throw ConfigError(poll_rate.error);
-  const RatePolicy poll = *poll_rate.policy;
-  if (cfg.tiers.find(default_tier) == cfg.tiers.end())
-    throw StartupError("the tier \"free\" must stay defined (keys of unknown tiers use it)");
-  for (auto& [name, rate] : cfg.tiers) {
-    if (!valid_policy_name(name)) throw StartupError("--tier " + name + ": invalid tier name");
-    PolicyId predict = add(rate, name);
-    // Polling is never held tighter than submitting: a tier may always read
-    // its jobs at least as fast as it may create them.
-    const RatePolicy& p = policies[predict];
-    bool tier_faster = p.emission_ns() < poll.emission_ns();
-    PolicyId pollid = add(tier_faster ? rate : cfg.limit_poll, name + ".poll");
-    tier_policies[name] = {predict, pollid};
-  }
-  return policies;
-}
-
-void Server::Impl::build_limiter(LimiterFactory& limiters) {
+void Server::Impl::build_limiter(LimiterFactory& limiters, GatePolicyIds ids) {
   LimiterOptions lo;
   lo.capacity = cfg.limit_table_size;
   // A restarted server keeps its limits (the table saved at the last stop).
   limiter = limiters.make(lo, limiter_state.get());
-  for (auto& cidr : cfg.trusted_proxies) {
-    auto c = CidrRange::parse(cidr);
-    if (!c) throw StartupError("--trusted-proxy " + cidr + ": " + c.error);
-    trusted.push_back(*c.range);
-  }
+  gate = std::make_unique<Gate>(gate_options(cfg, std::move(ids)), *limiter, *keys);
 }
 
 void Server::Impl::build_http() {
@@ -366,7 +237,7 @@ void Server::Impl::build_http() {
   co.on_refused = [this](int status, const std::string& client) {
     // The access log line and metrics of a refusal made before the library
     // parsed anything: no route, no key, no timing.
-    t_ctx = RequestCtx{};
+    t_ctx = RequestState{};
     t_ctx.id = metrics.next_request_id();
     t_ctx.client = client;
     Response res;
@@ -443,228 +314,49 @@ void Server::Impl::build_http() {
   h.set_logger([this](const Request& q, const Response& r) { log_request(q, r); });
 }
 
-// ---- the pre-routing chain -------------------------------------------------
+// ---- pre-routing ---------------------------------------------------------------
 
 HR Server::Impl::pre_route(const Request& req, Response& res) {
-  t_ctx = RequestCtx{};
+  t_ctx = RequestState{};
   t_ctx.start_ns = mono_ns();
   t_ctx.id = metrics.next_request_id();
   // Overlapping ranges multiply a response; mlgate serves no ranges.
   const_cast<Request&>(req).ranges.clear();
-  // A refused request's unread body must never be parsed as the next
-  // request (smuggling). A POST to a body route whose framing is sound and
-  // within the cap is drained instead: the library reads the body and the
-  // route's handler leaves this response as it is, so the connection stays
-  // open (a client with a wrong key costs no reconnect). Anything else that
-  // may carry a body is answered and closed.
-  auto refuse = [&]() {
-    finish_headers(res);
-    if (!has_body(req)) return HR::Handled;
-    // The route is known unless the refusal came before its lookup (415).
-    const Route* r = t_ctx.route ? t_ctx.route : find_route(req.method, req.path).first;
-    if (t_ctx.body_len_ok && r && r->has_body && !expects_continue(req)) {
-      t_ctx.deferred = true;
+  GateVerdict v = gate->check(request_view(req), wall_ms());
+  static_cast<RequestContext&>(t_ctx) = std::move(v.ctx);
+  if (v.event == GateEvent::RateLimited) metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+  if (v.event == GateEvent::AuthFailed) metrics.auth_failures.fetch_add(1, std::memory_order_relaxed);
+  switch (v.next) {
+    case GateNext::Handle:
+      dispatch(req, res);
+      finish_headers(res);
+      return HR::Handled;
+    case GateNext::ReadBody:      // the library reads the body, then dispatch()
+    case GateNext::ReadTooLarge:  // the library drains the body and answers 413
       return HR::Unhandled;
-    }
-    close_after(res);
-    return HR::Handled;
-  };
-  bool oversized = false;
-  if (!check_framing(req, res, oversized)) return refuse();
-  t_ctx.client = client_of(req);
-  if (req.method == "OPTIONS") {
-    add_cors(req, res);
-    res.status = res.has_header("Access-Control-Allow-Origin") ? 204 : 404;
-    if (res.status == 404) set_detail(res, 404, "Not Found");
-    return refuse();
+    case GateNext::Refuse:
+    case GateNext::RefuseAfterBody:
+    case GateNext::RefuseClose:
+      break;
   }
-  // HEAD is GET without the body (the library leaves the body out).
-  auto [route, method_ok] = find_route(req.method == "HEAD" ? "GET" : req.method, req.path);
-  if (!route) {
-    set_detail(res, method_ok ? 404 : 405, method_ok ? "Not Found" : "Method Not Allowed");
-    if (!method_ok) res.set_header("Allow", allowed_methods(req.path));
-    return refuse();
-  }
-  t_ctx.route = route;
-  if (!check_access(req, res, oversized)) return refuse();
-  // A body over the cap but small enough to drain: the library reads and
-  // discards it and answers 413, and the connection stays usable.
-  if (oversized) return HR::Unhandled;
-  if (route->has_body) return HR::Unhandled;  // the library reads the body, then dispatch()
-  dispatch(req, res);
+  if (v.detail.empty()) res.status = v.status;  // a preflight's 204
+  else set_detail(res, v.status, v.detail);
+  set_headers(res, v.headers);
   finish_headers(res);
+  if (v.next == GateNext::RefuseAfterBody) {
+    // The route's handler leaves this response as it is.
+    t_ctx.deferred = true;
+    return HR::Unhandled;
+  }
+  if (v.next == GateNext::RefuseClose) close_after(res);
   return HR::Handled;
-}
-
-// The socket peer, or for a trusted proxy the forwarded client; never a
-// header the client could set itself (REMOTE_ADDR, CVE-2025-66570).
-std::string Server::Impl::client_of(const Request& req) {
-  std::string xff;
-  if (!trusted.empty()) {
-    size_t n = req.get_header_value_count("X-Forwarded-For");
-    for (size_t k = 0; k < n; ++k) {
-      if (k) xff += ',';
-      xff += req.get_header_value("X-Forwarded-For", k);
-    }
-  }
-  auto addr = resolve_client(req.remote_addr, xff, trusted);
-  return addr ? limiter_key(*addr, cfg.ipv6_prefix) : req.remote_addr;
-}
-
-// Bodies the library would mishandle are refused before it reads them:
-// chunked or length-less bodies ignore the size cap (CVE-2025-46728), gzip
-// bodies inflate past it (CVE-2026-22776), and a body on a GET would be
-// parsed as the next request. The head's size, header count and syntax
-// were checked while it was read (request_head.hpp).
-bool Server::Impl::check_framing(const Request& req, Response& res, bool& oversized) {
-  if (req.has_header("Transfer-Encoding")) {
-    set_detail(res, 411, "Transfer-Encoding is not accepted; send Content-Length");
-    return false;
-  }
-  if (req.has_header("Content-Encoding")) {
-    set_detail(res, 415, "Content-Encoding is not accepted");
-    return false;
-  }
-  bool post = req.method == "POST";
-  if (!req.has_header("Content-Length")) {
-    if (post) {
-      set_detail(res, 411, "Content-Length required");
-      return false;
-    }
-    return true;
-  }
-  if (req.get_header_value_count("Content-Length") != 1) {
-    set_detail(res, 400, "More than one Content-Length");
-    return false;
-  }
-  auto len = parse_content_length(req.get_header_value("Content-Length"));
-  if (!len) {
-    set_detail(res, 400, "Malformed Content-Length");
-    return false;
-  }
-  if (!post && *len > 0) {
-    set_detail(res, 400, "This method takes no request body");
-    return false;
-  }
-  // Up to this much is drained so that an ordinary client that sent too
-  // much reads a 413 rather than a reset; beyond it, or when the client
-  // waits for 100 Continue, the connection is closed without reading.
-  size_t drain_max = std::max<size_t>(4u << 20, 4 * cfg.max_body_bytes);
-  if (post && *len > cfg.max_body_bytes && *len <= drain_max && !expects_continue(req)) {
-    oversized = true;
-    return true;
-  }
-  if (*len > cfg.max_body_bytes) {
-    set_detail(res, 413, "Request body too large (limit " + std::to_string(cfg.max_body_bytes) +
-                             " bytes)");
-    return false;
-  }
-  t_ctx.body_len_ok = true;
-  if (post) {
-    auto ct = req.get_header_value("Content-Type");
-    auto semi = ct.find(';');
-    std::string mime = ct.substr(0, semi);
-    while (!mime.empty() && mime.back() == ' ') mime.pop_back();
-    if (strcasecmp(mime.c_str(), "application/json") != 0) {
-      set_detail(res, 415, "Content-Type must be application/json");
-      return false;
-    }
-  }
-  return true;
-}
-
-// The per-address limit, the key, its scope and the key's limit. Every
-// limit the request needs is decided in one limiter call, so that a shared
-// limiter answers a request in one round trip; the limiter evaluates the
-// checks in order and stops at the first refusal, which keeps the order of
-// answers: per-address 429, spent failed-key budget 429, bad key 401 (the
-// budget charged), missing scope 403, key limit 429. A request with a body
-// over the cap (`oversized`, answered 413 by the library) is not keyed.
-bool Server::Impl::check_access(const Request& req, Response& res, bool oversized) {
-  const Route& route = *t_ctx.route;
-  std::array<LimitCheck, LimitResult::kMaxChecks> checks;
-  size_t n = 0;
-  if (route.ip_limited) checks[n++] = {ip_policy, t_ctx.client, LimitMode::Charge};
-  const bool keyed = route.scope != 0 && !oversized;
-  if (!keyed && n == 0) return true;
-  std::shared_ptr<const KeyRecord> key;
-  bool scope_ok = false;
-  const size_t auth_at = n;
-  if (keyed) {
-    key = keys->authenticate(presented_key(req), wall_ms());
-    // A good key only needs the address's failed-key budget not to be
-    // spent; a bad one spends one from it.
-    checks[n++] = {auth_fail_policy, t_ctx.client, key ? LimitMode::Peek : LimitMode::Charge};
-    scope_ok = key && (key->scopes & route.scope) == route.scope;
-    if (scope_ok && route.key_limit != KeyLimit::None)
-      checks[n++] = {key_policy(*key, route.key_limit), key->id, LimitMode::Charge};
-  }
-  const LimitResult r = limiter->decide({checks.data(), n});
-  // The shared limiter cannot decide: --redis-fail closed refuses, open
-  // lets the request on (the key and its scope are still checked).
-  if (!r.available && cfg.redis_fail != "open") {
-    res.set_header("Retry-After", "1");
-    set_detail(res, 503, "Rate limiter unavailable; try again later");
-    return false;
-  }
-  auto append = [](std::string& s, const std::string& item) {
-    if (!s.empty()) s += ", ";
-    s += item;
-  };
-  for (size_t i = 0; i < r.decided; ++i) {
-    // The failed-key budget is listed only when it refused the request.
-    if (keyed && i == auth_at && r.decisions[i].allowed) continue;
-    const RatePolicy& p = limiter->policy(checks[i].policy);
-    append(t_ctx.rl_policy, ratelimit_policy_item(p));
-    append(t_ctx.rl_state, ratelimit_item(p, r.decisions[i]));
-  }
-  if (r.refused()) {
-    const Decision& d = r.decisions[r.decided - 1];
-    metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
-    res.set_header("Retry-After", std::to_string(d.retry_after_s));
-    set_detail(res, 429, rate_limited_message(d.retry_after_s));
-    return false;
-  }
-  if (!keyed) return true;
-  if (!key) {
-    metrics.auth_failures.fetch_add(1, std::memory_order_relaxed);
-    res.set_header("WWW-Authenticate", "ApiKey header=\"X-API-Key\", Bearer");
-    set_detail(res, 401, "Invalid or missing API Key");
-    return false;
-  }
-  t_ctx.key = key;
-  if (!scope_ok) {
-    set_detail(res, 403, "This API key lacks the \"" + format_scopes(route.scope) + "\" scope");
-    return false;
-  }
-  return true;
-}
-
-// A key of a tier that is not configured is limited as the default tier.
-PolicyId Server::Impl::key_policy(const KeyRecord& key, KeyLimit which) const {
-  auto it = tier_policies.find(key.tier);
-  if (it == tier_policies.end()) it = tier_policies.find(default_tier);
-  return which == KeyLimit::Tier ? it->second.first : it->second.second;
 }
 
 void Server::Impl::add_cors(const Request& req, Response& res) {
   if (cfg.cors_origins.empty() || !req.has_header("Origin")) return;
-  auto origin = req.get_header_value("Origin");
-  for (auto& allowed : cfg.cors_origins) {
-    if (origin != allowed) continue;
-    res.set_header("Access-Control-Allow-Origin", allowed);
-    res.set_header("Vary", "Origin");
-    if (req.method == "OPTIONS") {
-      res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE");
-      res.set_header("Access-Control-Allow-Headers",
-                     "Content-Type, X-API-Key, Authorization, Idempotency-Key, Prefer");
-      res.set_header("Access-Control-Max-Age", "600");
-    } else {
-      res.set_header("Access-Control-Expose-Headers",
-                     "Location, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id");
-    }
-    return;
-  }
+  HeaderList h;
+  if (add_cors_headers(cfg.cors_origins, req.get_header_value("Origin"), req.method == "OPTIONS", h))
+    set_headers(res, h);
 }
 
 void Server::Impl::finish_headers(Response& res) {
@@ -702,7 +394,7 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
   // context afterwards so such a request never inherits the previous one's
   // key, route or limits on this thread.
   struct Reset {
-    ~Reset() { t_ctx = RequestCtx{}; }
+    ~Reset() { t_ctx = RequestState{}; }
   } reset;
   metrics.count_response(res.status);
   // No start time: refused by the library before pre-routing, latency unknown.
@@ -711,19 +403,8 @@ void Server::Impl::log_request(const Request& req, const Response& res) {
     metrics.observe(t_ctx.route ? static_cast<size_t>(t_ctx.route->id) : kRouteCount, res.status,
                     elapsed_ns);
   if (!cfg.access_log) return;
-  // Only values mlgate chose or parsed: the route template (not the raw
-  // path), the key's public id, the resolved client address.
-  AccessLogEntry e;
-  e.client = t_ctx.client;
-  if (t_ctx.key) e.key_id = &t_ctx.key->id;
-  if (t_ctx.route) e.method = t_ctx.route->method, e.route = t_ctx.route->path;
-  if (elapsed_ns >= 0) e.ms = static_cast<double>(elapsed_ns) / 1e6;
-  e.rid = t_ctx.id;
-  e.status = res.status;
-  e.wall_ms = wall_ms();
-  std::string line = access_log_line(e);
+  Log::instance().line(access_log_line(t_ctx, t_ctx.id, res.status, elapsed_ns, wall_ms()));
   (void)req;
-  Log::instance().line(std::move(line));
 }
 
 // ---- handlers ----------------------------------------------------------------

@@ -86,6 +86,27 @@ TEST_CASE("a header line past the library's 8 KiB line limit is 431, even before
   CHECK(refused_status(head + std::string(9000, 'p')) == 431);
 }
 
+TEST_CASE("a malformed line end past a limit gets the limit's answer, however the bytes arrive") {
+  // A byte-at-a-time read refuses at the limit before the bare LF arrives;
+  // one read holding it all must answer the same (found by fuzz/request_head).
+  HeadLimits small;
+  small.max_bytes = 48;
+  const std::string past_bytes = "GET / HTTP/1.1\r\nX: " + std::string(60, 'a') + "\n\r\n";
+  CHECK(refused_status(past_bytes, small) == 431);
+  const std::string past_line = "GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(9000, 'a') + "\n\r\n";
+  CHECK(refused_status(past_line) == 431);
+  CHECK(refused_status("GET /" + std::string(9000, 'a') + "\n") == 414);
+  for (const std::string& bytes : {past_bytes, past_line}) {
+    const HeadLimits& limits = bytes == past_bytes ? small : HeadLimits{};
+    HeadScanner s(limits);
+    HeadVerdict v;
+    for (size_t n = 1; n <= bytes.size() && v.state == State::Incomplete; ++n)
+      v = s.scan(std::string_view(bytes).substr(0, n));
+    CHECK(v.status == check_head(bytes, limits).status);
+    CHECK(std::string(v.detail) == check_head(bytes, limits).detail);
+  }
+}
+
 TEST_CASE("a request line past the library's URI limit is 414 even before it ends") {
   CHECK(refused_status("GET /" + std::string(9000, 'a')) == 414);
   CHECK(refused_status("GET /" + std::string(8180, 'a') + " HTTP/1.1\r\n") == 414);
