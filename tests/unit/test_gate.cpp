@@ -11,6 +11,7 @@
 #include "config.hpp"
 #include "db.hpp"
 #include "key_store.hpp"
+#include "sqlite_key_store.hpp"
 #include "local_limiter.hpp"
 #include "schema.hpp"
 #include "security.hpp"
@@ -32,7 +33,7 @@ struct Fixture {
   test::TempDir dir{"mlgate-gate-"};
   std::string path = dir.file("mlgate.db");
   Db db;
-  std::optional<KeyCache> keys;
+  std::optional<SqliteKeyStore> keys;
   std::unique_ptr<Limiter> limiter;
   std::optional<Gate> gate;
   int64_t mono = 1'000'000'000;
@@ -40,7 +41,7 @@ struct Fixture {
   explicit Fixture(Config cfg = Config{}, std::unique_ptr<Limiter> lim = nullptr) {
     db = Db::open(path);
     migrate(db);
-    keys.emplace(path, false);
+    keys.emplace(KeyStoreOptions{path, true, false});
     GatePolicies p = gate_policies(cfg);
     if (lim) {
       limiter = std::move(lim);
@@ -57,7 +58,7 @@ struct Fixture {
     o.name = name;
     o.scopes = scopes;
     o.tier = tier;
-    return create_key(db, o, T0).key;
+    return keys->create(o, T0).key;
   }
 
   GateVerdict check(const RequestView& v) { return gate->check(v, T0); }
