@@ -16,70 +16,6 @@
 
 namespace mlgate {
 
-// ---------------------------------------------------------------- hashing
-
-namespace detail {
-
-namespace {
-inline void sip_round(uint64_t& v0, uint64_t& v1, uint64_t& v2, uint64_t& v3) {
-  v0 += v1; v1 = std::rotl(v1, 13); v1 ^= v0; v0 = std::rotl(v0, 32);
-  v2 += v3; v3 = std::rotl(v3, 16); v3 ^= v2;
-  v0 += v3; v3 = std::rotl(v3, 21); v3 ^= v0;
-  v2 += v1; v1 = std::rotl(v1, 17); v1 ^= v2; v2 = std::rotl(v2, 32);
-}
-
-inline uint64_t load_le64(const unsigned char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-}  // namespace
-
-template <int C, int D>
-uint64_t siphash(const HashSeed& key, std::string_view data) {
-  uint64_t v0 = key.k0 ^ 0x736f6d6570736575ULL;
-  uint64_t v1 = key.k1 ^ 0x646f72616e646f6dULL;
-  uint64_t v2 = key.k0 ^ 0x6c7967656e657261ULL;
-  uint64_t v3 = key.k1 ^ 0x7465646279746573ULL;
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  const size_t n = data.size();
-  const size_t whole = n & ~size_t{7};
-  for (size_t i = 0; i < whole; i += 8) {
-    const uint64_t m = load_le64(p + i);
-    v3 ^= m;
-    for (int r = 0; r < C; ++r) sip_round(v0, v1, v2, v3);
-    v0 ^= m;
-  }
-  uint64_t b = static_cast<uint64_t>(n) << 56;
-  for (size_t i = whole; i < n; ++i) b |= static_cast<uint64_t>(p[i]) << (8 * (i - whole));
-  v3 ^= b;
-  for (int r = 0; r < C; ++r) sip_round(v0, v1, v2, v3);
-  v0 ^= b;
-  v2 ^= 0xff;
-  for (int r = 0; r < D; ++r) sip_round(v0, v1, v2, v3);
-  return v0 ^ v1 ^ v2 ^ v3;
-}
-
-template uint64_t siphash<1, 3>(const HashSeed&, std::string_view);
-template uint64_t siphash<2, 4>(const HashSeed&, std::string_view);
-
-}  // namespace detail
-
-HashSeed random_seed() {
-  uint64_t words[2];
-  auto* p = reinterpret_cast<unsigned char*>(words);
-  size_t got = 0;
-  while (got < sizeof words) {
-    const ssize_t n = getrandom(p + got, sizeof words - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(), "getrandom");
-    }
-    got += static_cast<size_t>(n);
-  }
-  return {words[0], words[1]};
-}
-
 // ---------------------------------------------------------------- table
 //
 // Concurrency. A decision for a client already in the table takes no lock
@@ -535,48 +471,6 @@ RateLimiter::RestoreResult RateLimiter::restore(const LimiterSnapshot& snap, int
     ++res.restored;
   }
   return res;
-}
-
-namespace {
-constexpr std::string_view kSnapshotMagic = "MLGRL1";
-
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t get_u64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-}  // namespace
-
-std::string encode_snapshot(const LimiterSnapshot& snap) {
-  std::string out(kSnapshotMagic);
-  out.reserve(kSnapshotMagic.size() + 24 + snap.entries.size() * 16);
-  put_u64(out, snap.seed.k0);
-  put_u64(out, snap.seed.k1);
-  put_u64(out, snap.entries.size());
-  for (const auto& e : snap.entries) {
-    put_u64(out, e.key);
-    put_u64(out, static_cast<uint64_t>(e.tat_unix_ns));
-  }
-  return out;
-}
-
-std::optional<LimiterSnapshot> decode_snapshot(std::string_view bytes) {
-  constexpr size_t kHeader = kSnapshotMagic.size() + 24;
-  if (bytes.size() < kHeader || bytes.substr(0, kSnapshotMagic.size()) != kSnapshotMagic)
-    return std::nullopt;
-  const char* p = bytes.data() + kSnapshotMagic.size();
-  LimiterSnapshot snap;
-  snap.seed = {get_u64(p), get_u64(p + 8)};
-  const uint64_t n = get_u64(p + 16);
-  if (n > (bytes.size() - kHeader) / 16 || bytes.size() != kHeader + n * 16) return std::nullopt;
-  snap.entries.resize(n);
-  p = bytes.data() + kHeader;
-  for (uint64_t i = 0; i < n; ++i, p += 16)
-    snap.entries[i] = {get_u64(p), static_cast<int64_t>(get_u64(p + 8))};
-  return snap;
 }
 
 // ---------------------------------------------------------------- counters
