@@ -217,9 +217,9 @@ std::string json_error_text(const nlohmann::json::parse_error& e) {
   std::string what = e.what();
   if (auto tag = what.find("] "); what.rfind("[json.", 0) == 0 && tag != std::string::npos)
     what.erase(0, tag + 2);
-  for (char& ch : what)
-    if (ch == '\n' || ch == '\r') ch = ' ';
-  return what + " (byte " + std::to_string(e.byte) + ")";
+  // The message quotes the bytes it last read, which may be control or
+  // non-ASCII bytes of the file (found by fuzz.config): one printable line.
+  return printable(what, 300) + " (byte " + std::to_string(e.byte) + ")";
 }
 
 // Values from the JSON file: strings, numbers, booleans, or arrays of them
