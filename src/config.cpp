@@ -380,7 +380,7 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args, const EnvL
 }
 
 std::string tier_name_error(std::string_view name) {
-  std::string shown = "tier name \"" + std::string(name.substr(0, 40)) + "\"";
+  std::string shown = "tier name \"" + printable(name, 40) + "\"";  // may hold any byte
   if (!valid_policy_name(name)) return shown + " must be 1-32 of A-Z a-z 0-9 _ . -";
   if (name == "ip" || name == "auth_fail" ||
       (name.size() >= 5 && name.substr(name.size() - 5) == ".poll"))
@@ -403,7 +403,7 @@ std::string validate_config(const Config& c) {
   for (auto& p : c.trusted_proxies)
     if (auto e = cidr_error(p); !e.empty()) return "trusted_proxy: " + e;
   for (auto& o : c.cors_origins)
-    if (auto e = origin_error(o); !e.empty()) return "cors_origin " + o + ": " + e;
+    if (auto e = origin_error(o); !e.empty()) return "cors_origin " + printable(o, 200) + ": " + e;
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
   if (c.model != "sentiment" && c.model != "exec") return "model: expected sentiment or exec";
   if (c.model == "exec" && c.exec_command.empty()) return "--model exec needs --exec COMMAND";
