@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -94,6 +95,21 @@ struct JobOutcome {
   std::string detail_json;
   std::string error;
   int64_t run_after_ms = 0;  // Retry: not before this wall time
+  // The attempt this outcome is for (ClaimedJob::attempts): a shared store
+  // records it only while that attempt is still the job's current one and
+  // held by this instance (a fencing token: an instance that paused past
+  // its lease and wakes late records nothing). 0: not checked.
+  int attempt = 0;
+};
+
+// What a store shared by several instances tells the workers of this one.
+struct JobStoreEvents {
+  // Jobs became claimable that this process did not submit (another
+  // instance accepted them, a lease expired, notifications were missed):
+  // idle workers should claim_next().
+  std::function<void()> jobs_available;
+  // A job was canceled, on any instance, while running: stop it if it runs here.
+  std::function<void(int64_t seq)> cancel_requested;
 };
 
 // What a list of jobs asks for. Without an owner: every owner's jobs (the
@@ -178,6 +194,11 @@ class JobStore {
   virtual uint64_t committed_ops() const = 0;
   // This database's key for GET /jobs cursors.
   virtual const CursorKey& cursor_key() const = 0;
+
+  // Several instances share this store (PostgreSQL): jobs are taken with
+  // claim_next() by every instance, and set_events() says when.
+  virtual bool shared() const { return false; }
+  virtual void set_events(JobStoreEvents) {}
 };
 
 }  // namespace mlgate

@@ -324,6 +324,7 @@ void run_job_store_contract(const JobStoreBackendFactory& make) {
       REQUIRE(dying->claim({again, spent}, T0 + 2).size() == 2);
       // Gone without recording an outcome: what a SIGKILL leaves.
     }
+    backend->after_crash();
     auto next = backend->open({.queue_max = 1000, .max_attempts = 2});
     auto r = next->recover(T0 + 10);
     CHECK(r.requeued == 1);

@@ -28,6 +28,9 @@ class JobStoreBackend {
   virtual ~JobStoreBackend() = default;
   // A new handle on this backend's database.
   virtual std::unique_ptr<JobStore> open(const JobStoreLimits& limits) = 0;
+  // Called after a handle died holding running jobs, before another
+  // handle's recover(): a store that leases jobs waits out the lease here.
+  virtual void after_crash() {}
 };
 
 using JobStoreBackendFactory = std::function<std::unique_ptr<JobStoreBackend>()>;

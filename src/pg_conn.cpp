@@ -1,0 +1,240 @@
+#include "pg_conn.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "job_store.hpp"  // StorageUnavailable
+
+namespace mlgate {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- PgResult
+
+PgResult::PgResult(PGresult* r) : r_(r) {}
+PgResult& PgResult::operator=(PgResult&& o) noexcept {
+  if (this != &o) {
+    if (r_) PQclear(r_);
+    r_ = o.r_;
+    o.r_ = nullptr;
+  }
+  return *this;
+}
+PgResult::~PgResult() {
+  if (r_) PQclear(r_);
+}
+int PgResult::rows() const { return r_ ? PQntuples(r_) : 0; }
+bool PgResult::null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+std::string PgResult::str(int row, int col) const {
+  return std::string(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
+}
+int64_t PgResult::i64(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
+double PgResult::f64(int row, int col) const { return std::strtod(PQgetvalue(r_, row, col), nullptr); }
+std::optional<std::string> PgResult::opt_str(int row, int col) const {
+  if (null(row, col)) return std::nullopt;
+  return str(row, col);
+}
+std::optional<int64_t> PgResult::opt_i64(int row, int col) const {
+  if (null(row, col)) return std::nullopt;
+  return i64(row, col);
+}
+
+// ---- PgConn
+
+namespace {
+
+std::string one_line(const char* msg) {
+  std::string s = msg ? msg : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (char& c : s)
+    if (c == '\n' || c == '\t') c = ' ';
+  return s;
+}
+
+}  // namespace
+
+PgConn::PgConn(const PgOptions& opt) : opt_(opt) {
+  const auto deadline = Clock::now() + opt_.connect_timeout;
+  conn_ = PQconnectStart(opt_.conninfo.c_str());
+  if (!conn_) throw StorageUnavailable("PostgreSQL: out of memory connecting");
+  if (PQstatus(conn_) == CONNECTION_BAD) broken("cannot connect: " + one_line(PQerrorMessage(conn_)));
+  // The poll loop libpq documents for PQconnectStart: wait for what the
+  // last step asked (readable or writable), within our own deadline.
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  for (;;) {
+    if (st == PGRES_POLLING_OK) break;
+    if (st == PGRES_POLLING_FAILED) broken("cannot connect: " + one_line(PQerrorMessage(conn_)));
+    wait_socket(st == PGRES_POLLING_WRITING, deadline);
+    st = PQconnectPoll(conn_);
+  }
+  if (PQsetnonblocking(conn_, 1) != 0) broken("cannot set non-blocking mode");
+  // The server's NOTICEs ("relation already exists, skipping") are for a
+  // person at psql; libpq would print them on our standard error.
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  // Times are integers, text is UTF-8, and the server never waits on a
+  // lock longer than our own deadline would let us wait for it.
+  exec("SET client_encoding = 'UTF8'; SET lock_timeout = " +
+       std::to_string(opt_.query_timeout.count()) + "; SET idle_in_transaction_session_timeout = " +
+       std::to_string(std::max<int64_t>(opt_.query_timeout.count() * 4, 10000)));
+}
+
+PgConn::~PgConn() {
+  if (conn_) PQfinish(conn_);
+}
+
+int PgConn::socket() const { return conn_ ? PQsocket(conn_) : -1; }
+
+void PgConn::broken(const std::string& why) {
+  if (conn_) {
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+  throw StorageUnavailable("PostgreSQL: " + why);
+}
+
+void PgConn::wait_socket(bool for_write, Clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) broken("no answer within the timeout");
+    pollfd p{PQsocket(conn_), static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+    if (p.fd < 0) broken("connection lost");
+    int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (n > 0) return;
+    if (n < 0 && errno != EINTR) broken("poll failed");
+  }
+}
+
+PgResult PgConn::exec(std::string_view sql, const std::vector<PgParam>& params,
+                      std::optional<std::chrono::milliseconds> timeout) {
+  if (!conn_) throw StorageUnavailable("PostgreSQL: connection lost");
+  const auto deadline = Clock::now() + timeout.value_or(opt_.query_timeout);
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const std::string text(sql);
+  int sent = params.empty()
+                 ? PQsendQuery(conn_, text.c_str())
+                 : PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                                     values.data(), nullptr, nullptr, 0);
+  if (!sent) broken(one_line(PQerrorMessage(conn_)));
+  // Non-blocking mode: flush what is queued, waiting for the socket.
+  for (;;) {
+    int f = PQflush(conn_);
+    if (f == 0) break;
+    if (f < 0) broken(one_line(PQerrorMessage(conn_)));
+    wait_socket(true, deadline);
+    if (!PQconsumeInput(conn_)) broken(one_line(PQerrorMessage(conn_)));
+  }
+  // Collect every result; keep the last, report the first error.
+  PgResult last;
+  std::optional<PgError> error;
+  for (;;) {
+    while (PQisBusy(conn_)) {
+      wait_socket(false, deadline);
+      if (!PQconsumeInput(conn_)) broken(one_line(PQerrorMessage(conn_)));
+    }
+    PGresult* r = PQgetResult(conn_);
+    if (!r) break;
+    ExecStatusType s = PQresultStatus(r);
+    if (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE || s == PGRES_NONFATAL_ERROR) {
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      if (!error) error.emplace(state ? state : "", one_line(PQresultErrorMessage(r)));
+      PQclear(r);
+      continue;
+    }
+    last = PgResult(r);
+  }
+  if (PQstatus(conn_) == CONNECTION_BAD) broken("connection lost");
+  if (error) {
+    // Class 08 (connection exception), 57P (operator intervention: the
+    // server shutting down or restarting), 53 (insufficient resources):
+    // the database cannot answer now, not a wrong statement.
+    const std::string& st = error->sqlstate;
+    if (st.empty() || st.rfind("08", 0) == 0 || st.rfind("57P", 0) == 0 || st.rfind("53", 0) == 0)
+      broken(error->what());
+    // 55P03 lock_not_available (lock_timeout), 57014 query_canceled
+    // (statement_timeout), 40001/40P01 (serialization, deadlock): busy.
+    if (st == "55P03" || st == "57014" || st == "40001" || st == "40P01")
+      throw StorageUnavailable(std::string("PostgreSQL: ") + error->what());
+    throw *error;
+  }
+  return last;
+}
+
+void PgConn::exec_script(std::string_view sql) { exec(sql); }
+
+void PgConn::consume_input() {
+  if (!conn_) throw StorageUnavailable("PostgreSQL: connection lost");
+  if (!PQconsumeInput(conn_)) broken(one_line(PQerrorMessage(conn_)));
+}
+
+std::vector<std::pair<std::string, std::string>> PgConn::take_notifications() {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!conn_) return out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    out.emplace_back(n->relname ? n->relname : "", n->extra ? n->extra : "");
+    PQfreemem(n);
+  }
+  return out;
+}
+
+// ---- PgPool
+
+PgPool::PgPool(PgOptions opt, size_t max) : opt_(std::move(opt)), max_(std::max<size_t>(1, max)) {}
+
+PgPool::~PgPool() = default;
+
+PgPool::Lease::~Lease() {
+  if (pool_ && c_) pool_->give_back(std::move(c_));
+}
+
+PgPool::Lease PgPool::take() {
+  std::unique_lock lock(mu_);
+  const auto deadline = Clock::now() + opt_.query_timeout;
+  for (;;) {
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(*this, std::move(c));
+    }
+    if (open_ < max_) {
+      ++open_;
+      lock.unlock();
+      try {
+        return Lease(*this, std::make_unique<PgConn>(opt_));
+      } catch (...) {
+        lock.lock();
+        --open_;
+        cv_.notify_one();
+        throw;
+      }
+    }
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout)
+      throw StorageUnavailable("PostgreSQL: every connection busy for the whole timeout");
+  }
+}
+
+void PgPool::give_back(std::unique_ptr<PgConn> c) {
+  std::lock_guard lock(mu_);
+  if (c->ok() && PQtransactionStatus(c->raw()) == PQTRANS_IDLE) {
+    idle_.push_back(std::move(c));
+  } else {
+    --open_;  // broken, or left inside a transaction: dropped
+  }
+  cv_.notify_one();
+}
+
+std::string pg_conninfo_error(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  std::string out;
+  if (!opts) out = err ? one_line(err) : "not a connection string libpq accepts";
+  if (opts) PQconninfoFree(opts);
+  if (err) PQfreemem(err);
+  return out;
+}
+
+}  // namespace mlgate
