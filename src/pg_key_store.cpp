@@ -1,0 +1,343 @@
+#include "pg_key_store.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "api_key.hpp"
+#include "clock.hpp"
+#include "job_store.hpp"  // StorageUnavailable
+#include "pg_listener.hpp"
+#include "pg_schema.hpp"
+
+namespace mlgate {
+namespace {
+
+constexpr const char* kKeyCols =
+    "id, name, owner, tier, scopes, created_at, expires_at, revoked_at, last_used_at, replaced_by, hash";
+// Generation reads on behalf of misses, at most this often.
+constexpr int64_t kMissRefreshNs = 10'000'000;
+
+KeyRecord read_key(const PgResult& r, int row) {
+  KeyRecord k;
+  k.id = r.str(row, 0);
+  k.name = r.str(row, 1);
+  k.owner = r.str(row, 2);
+  k.tier = r.str(row, 3);
+  k.scopes = stored_scopes(r.str(row, 4));
+  k.created_at = r.i64(row, 5);
+  k.expires_at = r.opt_i64(row, 6);
+  k.revoked_at = r.opt_i64(row, 7);
+  k.last_used_at = r.opt_i64(row, 8);
+  k.replaced_by = r.opt_str(row, 9);
+  return k;
+}
+
+std::string hex_hash(const KeyHash& h) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (uint8_t c : h) {
+    out += d[c >> 4];
+    out += d[c & 15];
+  }
+  return out;
+}
+
+std::optional<KeyHash> unhex_hash(const std::string& s) {
+  if (s.size() != 64) return std::nullopt;
+  KeyHash h{};
+  auto v = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = v(s[2 * i]), lo = v(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    h[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return h;
+}
+
+void insert_key(PgConn& c, const std::string& key, const KeyRecord& r) {
+  c.exec("INSERT INTO mlgate_api_keys (id, hash, name, owner, tier, scopes, created_at, expires_at) "
+         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         {r.id, hex_hash(sha256(key)), r.name, r.owner, r.tier, format_scopes(r.scopes),
+          std::to_string(r.created_at),
+          r.expires_at ? PgParam(std::to_string(*r.expires_at)) : std::nullopt});
+}
+
+std::optional<KeyRecord> find_in(PgConn& c, std::string_view id) {
+  PgResult r = c.exec(std::string("SELECT ") + kKeyCols + " FROM mlgate_api_keys WHERE id = $1",
+                      {std::string(id)});
+  if (r.rows() == 0) return std::nullopt;
+  return read_key(r, 0);
+}
+
+}  // namespace
+
+PgKeyStore::PgKeyStore(PgKeyStoreOptions opt)
+    : opt_(std::move(opt)), pool_(opt_.pg, opt_.serve ? 2 : 1), snapshot_(std::make_shared<const Map>()) {
+  {
+    auto c = pool_.take();
+    pg_migrate(*c);
+  }
+  if (opt_.serve) {
+    refresh();
+    if (opt_.listen)
+      listener_ = std::make_unique<PgListener>(
+          opt_.pg, std::vector<std::string>{"mlgate_keys"},
+          [this](const std::string&, const std::string&) {
+            try {
+              refresh();
+            } catch (const std::exception&) {
+              // The server's periodic refresh reports it.
+            }
+          },
+          [this] {
+            try {
+              refresh();  // changes made while we were not listening
+            } catch (const std::exception&) {
+            }
+          });
+  }
+}
+
+PgKeyStore::~PgKeyStore() { listener_.reset(); }
+
+// An SQL error from a server that answers (tables changed by hand) is, to
+// the caller, storage that cannot serve: the same StorageUnavailable.
+template <class F>
+auto PgKeyStore::manage(F&& fn) {
+  try {
+    auto c = pool_.take();
+    return fn(*c);
+  } catch (const PgError& e) {
+    throw StorageUnavailable(std::string("PostgreSQL: ") + e.what());
+  }
+}
+
+template <class F>
+auto PgKeyStore::manage_tx(F&& fn) {
+  try {
+    return pool_.tx(std::forward<F>(fn));
+  } catch (const PgError& e) {
+    throw StorageUnavailable(std::string("PostgreSQL: ") + e.what());
+  }
+}
+
+// ---- management
+
+NewKey PgKeyStore::create(const KeyCreateOptions& opt, int64_t now_ms) {
+  NewKey nk;
+  nk.key = generate_api_key();
+  KeyRecord& r = nk.record;
+  r.id = generate_key_id();
+  r.name = opt.name;
+  r.owner = opt.owner.empty() ? opt.name : opt.owner;
+  r.tier = opt.tier;
+  r.scopes = opt.scopes;
+  r.created_at = now_ms;
+  if (opt.expires_in_ms) r.expires_at = now_ms + *opt.expires_in_ms;
+  manage([&](PgConn& c) { insert_key(c, nk.key, r); });
+  return nk;
+}
+
+std::vector<KeyRecord> PgKeyStore::list() {
+  return manage([&](PgConn& c) {
+    std::vector<KeyRecord> out;
+    PgResult r = c.exec(std::string("SELECT ") + kKeyCols + " FROM mlgate_api_keys ORDER BY created_at, id");
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_key(r, i));
+    return out;
+  });
+}
+
+std::optional<KeyRecord> PgKeyStore::find(std::string_view id) {
+  return manage([&](PgConn& c) { return find_in(c, id); });
+}
+
+bool PgKeyStore::revoke(std::string_view id, int64_t now_ms) {
+  return manage([&](PgConn& c) {
+    PgResult r = c.exec("UPDATE mlgate_api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 "
+                        "RETURNING id",
+                        {std::to_string(now_ms), std::string(id)});
+    return r.rows() > 0;
+  });
+}
+
+std::optional<NewKey> PgKeyStore::rotate(std::string_view id, int64_t grace_ms, int64_t now_ms) {
+  return manage_tx([&](PgConn& c) -> std::optional<NewKey> {
+    PgResult lock = c.exec(std::string("SELECT ") + kKeyCols + " FROM mlgate_api_keys WHERE id = $1 FOR UPDATE",
+                           {std::string(id)});
+    if (lock.rows() == 0) return std::nullopt;
+    KeyRecord old = read_key(lock, 0);
+    if (!old.active_at(now_ms)) return std::nullopt;
+    NewKey nk;
+    nk.key = generate_api_key();
+    nk.record = old;
+    nk.record.id = generate_key_id();
+    nk.record.created_at = now_ms;
+    nk.record.last_used_at.reset();
+    nk.record.replaced_by.reset();
+    insert_key(c, nk.key, nk.record);
+    // The old key ends at the grace deadline, or earlier if it already would.
+    int64_t end = now_ms + grace_ms;
+    if (old.expires_at && *old.expires_at < end) end = *old.expires_at;
+    c.exec("UPDATE mlgate_api_keys SET expires_at = $1, replaced_by = $2 WHERE id = $3",
+           {std::to_string(end), nk.record.id, std::string(id)});
+    return nk;
+  });
+}
+
+void PgKeyStore::record_server_tiers(const std::vector<std::string>& names, int64_t now_ms) {
+  manage_tx([&](PgConn& c) {
+    // Instances on one database share one list: each start replaces it,
+    // as with one SQLite file (instances are expected to share tiers).
+    c.exec("DELETE FROM mlgate_server_tiers");
+    for (const auto& n : names)
+      c.exec("INSERT INTO mlgate_server_tiers VALUES ($1, $2)", {n, std::to_string(now_ms)});
+  });
+}
+
+std::vector<std::string> PgKeyStore::server_tiers() {
+  return manage([&](PgConn& c) {
+    std::vector<std::string> out;
+    PgResult r = c.exec("SELECT name FROM mlgate_server_tiers ORDER BY name");
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.str(i, 0));
+    return out;
+  });
+}
+
+// ---- serving
+
+std::shared_ptr<const PgKeyStore::Map> PgKeyStore::snapshot() const {
+  std::lock_guard lock(snapshot_mu_);
+  return snapshot_;
+}
+
+std::shared_ptr<const KeyRecord> PgKeyStore::find_active(const KeyHash& h, int64_t now_ms) const {
+  auto snap = snapshot();
+  auto it = snap->find(h);
+  if (it == snap->end() || !it->second->active_at(now_ms)) return nullptr;
+  return it->second;
+}
+
+std::shared_ptr<const KeyRecord> PgKeyStore::authenticate(std::string_view presented, int64_t now_ms) {
+  if (!opt_.serve) throw std::logic_error("this key store was opened for management only");
+  bool well_formed = check_format(presented);
+  KeyHash h = sha256(presented);
+  if (!well_formed) return nullptr;  // refused without consulting the keys
+  const int64_t arrived_ns = mono_ns();
+  auto rec = find_active(h, now_ms);
+  if (!rec) {
+    try {
+      refresh_for_miss(arrived_ns);
+    } catch (const StorageUnavailable&) {
+      // The database is down: the key is refused; /health says why.
+    }
+    rec = find_active(h, now_ms);
+    if (!rec) return nullptr;
+  }
+  std::lock_guard lock(used_mu_);
+  used_[rec->id] = now_ms;
+  return rec;
+}
+
+bool PgKeyStore::check_locked() {
+  const int64_t started = mono_ns();
+  last_read_ns_ = started;
+  bool changed = manage([&](PgConn& c) {
+    int64_t gen = c.exec("SELECT value FROM mlgate_meta WHERE key = 'keys_generation'").i64(0, 0);
+    if (gen == generation_) return false;
+    // The generation and the rows in one snapshot of the database.
+    c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    try {
+      gen = c.exec("SELECT value FROM mlgate_meta WHERE key = 'keys_generation'").i64(0, 0);
+      PgResult r = c.exec(std::string("SELECT ") + kKeyCols + " FROM mlgate_api_keys");
+      c.exec("COMMIT");
+      auto next = std::make_shared<Map>();
+      for (int i = 0; i < r.rows(); ++i)
+        if (auto h = unhex_hash(r.str(i, 10))) (*next)[*h] = std::make_shared<const KeyRecord>(read_key(r, i));
+      {
+        std::lock_guard lock(snapshot_mu_);
+        snapshot_ = std::move(next);
+      }
+      generation_ = gen;
+      reloads_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    } catch (...) {
+      if (c.ok()) {
+        try {
+          c.exec("ROLLBACK");
+        } catch (...) {
+        }
+      }
+      throw;
+    }
+  });
+  last_check_ns_ = started;
+  return changed;
+}
+
+bool PgKeyStore::refresh() {
+  if (!opt_.serve) throw std::logic_error("this key store was opened for management only");
+  std::lock_guard lock(check_mu_);
+  return check_locked();
+}
+
+void PgKeyStore::refresh_for_miss(int64_t arrived_ns) {
+  std::unique_lock lock(check_mu_);
+  if (last_check_ns_ >= arrived_ns) return;  // a check that began after us is done
+  // At most one read per kMissRefreshNs: wait for the slot, then read.
+  const int64_t wait_ns = last_read_ns_ + kMissRefreshNs - mono_ns();
+  if (wait_ns > 0) {
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait_ns, kMissRefreshNs)));
+    lock.lock();
+    if (last_check_ns_ >= arrived_ns) return;
+  }
+  check_locked();
+}
+
+void PgKeyStore::flush_last_used() {
+  std::unordered_map<std::string, int64_t> batch;
+  {
+    std::lock_guard lock(used_mu_);
+    batch.swap(used_);
+  }
+  if (batch.empty()) return;
+  std::string ids = "{", times = "{";
+  bool first = true;
+  for (auto& [id, t] : batch) {
+    ids += (first ? "" : ",") + id;  // key ids are [a-z0-9_]: no quoting needed
+    times += (first ? "" : ",") + std::to_string(t);
+    first = false;
+  }
+  try {
+    manage([&](PgConn& c) {
+      c.exec("UPDATE mlgate_api_keys k SET last_used_at = greatest(coalesce(k.last_used_at, v.t), v.t) "
+             "FROM unnest($1::text[], $2::bigint[]) AS v(id, t) WHERE k.id = v.id",
+             {ids + "}", times + "}"});
+    });
+  } catch (...) {
+    // Kept for the next call; a newer use recorded meanwhile wins.
+    std::lock_guard lock(used_mu_);
+    for (auto& [id, t] : batch) {
+      auto& slot = used_[id];
+      slot = std::max(slot, t);
+    }
+    throw;
+  }
+}
+
+size_t PgKeyStore::size() const { return snapshot()->size(); }
+
+std::vector<std::string> PgKeyStore::active_outside(const std::map<std::string, std::string>& tiers,
+                                                    int64_t now_ms) const {
+  std::vector<std::string> out;
+  for (auto& [h, rec] : *snapshot())
+    if (rec->active_at(now_ms) && !tiers.count(rec->tier)) out.push_back(rec->id + " (" + rec->tier + ")");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace mlgate
