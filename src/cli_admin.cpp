@@ -16,7 +16,11 @@
 #include "data_owner.hpp"
 #include "job_store.hpp"
 #include "key_store.hpp"
+#include "database_url.hpp"
 #include "sqlite_stores.hpp"
+#if MLGATE_HAVE_LIBPQ
+#include "pg_stores.hpp"
+#endif
 
 namespace mlgate {
 namespace {
@@ -91,9 +95,29 @@ Config server_config(const Args& a) {
   std::vector<std::string> args;
   if (auto f = a.get("config")) args.insert(args.end(), {"--config", *f});
   if (auto d = a.get("data-dir")) args.insert(args.end(), {"--data-dir", *d});
+  if (auto d = a.get("database")) args.insert(args.end(), {"--database", *d});
   auto r = parse_serve_config(args, getenv_opt);
   if (!r.config) throw UsageError(r.error);
   return *r.config;
+}
+
+// A PostgreSQL database: the CLI connects as the server does, and refuses
+// one without mlgate's schema unless asked to --init it.
+AdminStores open_shared_stores(const DatabaseTarget& target, bool init) {
+#if MLGATE_HAVE_LIBPQ
+  try {
+    return open_pg_admin(target.url, init);
+  } catch (const NotAnMlgateDatabase&) {
+    throw NotFound(target.redacted() + " has no mlgate tables; point this command at the server's "
+                   "database, or make them with keys create --init");
+  } catch (const std::exception& e) {
+    throw NotFound("cannot open database " + target.redacted() + ": " + e.what());
+  }
+#else
+  (void)target;
+  (void)init;
+  throw UsageError("--database: this mlgate was built without PostgreSQL support (libpq)");
+#endif
 }
 
 // The server's database, never created here: a command run from the wrong
@@ -102,10 +126,14 @@ Config server_config(const Args& a) {
 // `init` (keys create --init) is the one exception, asked for by name.
 AdminStores open_stores(const Config& cfg, std::ostream& err, bool init = false) {
   namespace fs = std::filesystem;
+  DatabaseTarget target;
+  if (!cfg.database.empty()) target = *parse_database_url(cfg.database).target;  // validated
+  if (target.kind == DatabaseTarget::Postgres) return open_shared_stores(target, init);
+  fs::path path = target.path.empty() ? fs::path(cfg.data_dir) / "mlgate.db" : fs::path(target.path);
+  const std::string data_dir = path.parent_path().empty() ? "." : path.parent_path().string();
   // As root on the service's directory: work as its owner (data_owner.hpp).
-  if (auto owner = act_as_data_owner(cfg.data_dir); !owner.empty())
-    err << "mlgate: running as " << owner << ", the owner of " << cfg.data_dir << '\n';
-  fs::path path = fs::path(cfg.data_dir) / "mlgate.db";
+  if (auto owner = act_as_data_owner(data_dir); !owner.empty())
+    err << "mlgate: running as " << owner << ", the owner of " << data_dir << '\n';
   std::error_code ec;
   fs::path shown = fs::absolute(path, ec).lexically_normal();
   if (ec) shown = path;
@@ -120,7 +148,7 @@ AdminStores open_stores(const Config& cfg, std::ostream& err, bool init = false)
   if (!exists) {
     // Private to this user, as the server's own files are.
     ::umask(077);
-    fs::create_directories(cfg.data_dir);
+    fs::create_directories(data_dir);
   }
   try {
     return open_sqlite_admin(path.string(), exists);
@@ -197,8 +225,10 @@ struct Command {
 constexpr const char* kWhere =
     "  --data-dir DIR   the server's data folder (else MLGATE_DATA_DIR, the config file's\n"
     "                   data_dir, $STATE_DIRECTORY, ./mlgate-data)\n"
-    "  --config FILE    the server's JSON config file (else MLGATE_CONFIG): its data_dir\n"
-    "                   and tiers\n"
+    "  --database URL   sqlite:///PATH or postgresql://... (else MLGATE_DATABASE, the\n"
+    "                   config file's database, the data folder's mlgate.db)\n"
+    "  --config FILE    the server's JSON config file (else MLGATE_CONFIG): its data_dir,\n"
+    "                   database and tiers\n"
     "  A database is never created where there is none (but by keys create --init).\n";
 
 std::string one_id(const Args& a, const char* what) {
@@ -447,7 +477,7 @@ int run_group(const char* group, const std::vector<Command>& cmds,
       return 0;
     }
     std::vector<const char*> valued = c.valued;
-    valued.insert(valued.end(), {"data-dir", "config"});
+    valued.insert(valued.end(), {"data-dir", "database", "config"});
     Args a(args, 2, valued, c.boolean);
     return c.run(a, out, err);
   }

@@ -15,6 +15,7 @@
 #include "config_values.hpp"
 #include "printable.hpp"
 #include "rate_limiter.hpp"
+#include "database_url.hpp"
 #include "redis_url.hpp"
 
 namespace mlgate {
@@ -69,6 +70,13 @@ const std::vector<Option>& options() {
       {"data-dir", "folder of the SQLite file (default $STATE_DIRECTORY or ./mlgate-data)",
        false, J::String,
        [](Config& c, const std::string& v) { return set_text(c.data_dir, v, "a folder"); }},
+      {"database", "where keys and jobs live: sqlite:///PATH or postgresql://USER@HOST/DBNAME "
+                   "(default: mlgate.db in the data folder)", false, J::String,
+       [](Config& c, const std::string& v) {
+         if (auto r = parse_database_url(v); !r.target) return r.error;  // never shows the password
+         c.database = v;
+         return std::string();
+       }},
       {"workers", "model worker threads (default 2)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.workers, v, 1, 256); }},
       {"limit-ip", "per-address limit on every route (default 50/s,burst=100)", false, J::String,
@@ -161,6 +169,9 @@ const std::vector<Option>& options() {
        [](Config& c, const std::string& v) { return set_int(c.queue_max, v, 1, 100'000'000); }},
       {"max-attempts", "attempts before a job is failed (default 3)", false, J::Number,
        [](Config& c, const std::string& v) { return set_int(c.max_attempts, v, 1, 100); }},
+      {"job-lease", "with a PostgreSQL --database: a running job whose instance stops renewing its "
+                    "lease is taken over after this (default 15s)", false, J::String,
+       [](Config& c, const std::string& v) { return set_ms(c.job_lease_ms, v, 1000, 3'600'000); }},
       {"retention", "finished jobs are deleted after this (default 7d)", false, J::String,
        [](Config& c, const std::string& v) {
          return set_duration(c.retention_ms, v, 0, "such as 90s, 15m, 24h or 7d (at most 36500d)");
@@ -407,6 +418,12 @@ std::string validate_config(const Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
   if (c.model != "sentiment" && c.model != "exec") return "model: expected sentiment or exec";
   if (c.model == "exec" && c.exec_command.empty()) return "--model exec needs --exec COMMAND";
+  if (!c.database.empty()) {
+    auto d = parse_database_url(c.database);
+    if (!d.target) return "--database: " + d.error;
+    if (d.target->kind == DatabaseTarget::Postgres && !MLGATE_HAVE_LIBPQ)
+      return "--database: this mlgate was built without PostgreSQL support (libpq)";
+  }
   if (!c.redis.empty()) {
     if (!kHaveRedis) return "--redis: this mlgate was built without Redis support (hiredis)";
     if (auto r = parse_redis_url(c.redis); !r.target) return "--redis: " + r.error;
@@ -436,6 +453,10 @@ std::string config_to_json(const Config& c) {
   j["host"] = c.host;
   j["port"] = c.port;
   j["data_dir"] = c.data_dir;
+  if (!c.database.empty()) {
+    auto d = parse_database_url(c.database);
+    j["database"] = d.target ? d.target->redacted() : std::string("(invalid)");
+  }
   j["workers"] = c.workers;
   j["limit_ip"] = c.limit_ip;
   j["tier"] = c.tiers;
@@ -470,6 +491,7 @@ std::string config_to_json(const Config& c) {
   j["queue_max"] = c.queue_max;
   j["max_attempts"] = c.max_attempts;
   j["retention"] = format_duration(c.retention_ms);
+  if (!c.database.empty() && c.database.rfind("sqlite:", 0) != 0) j["job_lease"] = format_ms(c.job_lease_ms);
   j["shutdown_grace"] = format_duration(c.shutdown_grace_ms);
   j["model"] = c.model;
   if (!c.lexicon.empty()) j["lexicon"] = c.lexicon;

@@ -40,6 +40,10 @@ struct Config {
 
   // Limits shared by several instances through Redis (README, "Several
   // instances"). Empty URL: the embedded limiter, and no Redis code runs.
+  // Where keys and jobs live (README, "Several instances"). Empty: the
+  // SQLite file mlgate.db in data_dir; sqlite:///PATH: that file;
+  // postgresql://...: a database several instances share.
+  std::string database;
   std::string redis;                          // redis://[:pw@]host[:port][/db] | unix:///path[?db=N]
   std::string redis_prefix = "mlgate:";       // key prefix, so deployments can share one Redis
   std::string redis_fail = "local";           // Redis down: local | closed (503) | open
@@ -63,6 +67,7 @@ struct Config {
   // Jobs.
   size_t queue_max = 10'000;     // unfinished jobs; past this, 503
   int max_attempts = 3;
+  int64_t job_lease_ms = 15'000;  // PostgreSQL: a dead instance's running jobs, taken over after this
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;
   int64_t shutdown_grace_ms = 10'000;
   int wait_max_s = 30;           // Prefer: wait=N is capped at this

@@ -393,6 +393,12 @@ JobStore::Page PgJobStore::list(const JobQuery& q) {
 }
 
 size_t PgJobStore::unfinished() const {
+  {
+    // While the database fails, /health and /metrics answer at once with
+    // the last count seen (the keeper clears the failure when it is back).
+    std::lock_guard lock(health_mu_);
+    if (!failure_.empty()) return unfinished_seen_.load(std::memory_order_relaxed);
+  }
   try {
     size_t n = with_conn([&](PgConn& c) {
       return static_cast<size_t>(

@@ -6,6 +6,10 @@
 // OpenAPI document alike.
 #include "server_impl.hpp"
 
+#if MLGATE_HAVE_LIBPQ
+#include "pg_stores.hpp"
+#endif
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -43,7 +47,14 @@ Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), mode
   keys->record_server_tiers(tier_names, wall_ms());
   if (auto ids = keys->active_outside(cfg.tiers, wall_ms()); !ids.empty())
     Log::instance().warn("keys whose tier is not configured are limited as free", {{"keys", ids}});
-  workers = std::make_unique<WorkerPool>(*store, *model, WorkerOptions{cfg.workers});
+  WorkerOptions wo;
+  wo.workers = cfg.workers;
+  wo.shared = store->shared();
+  workers = std::make_unique<WorkerPool>(*store, *model, wo);
+  // A shared store tells this instance's workers of jobs other instances
+  // accepted or gave up, and of cancels made anywhere.
+  store->set_events({[w = workers.get()] { w->poke(); },
+                     [w = workers.get()](int64_t seq) { w->cancel(seq); }});
   // A `Prefer: wait` hears of the outcome from the store (wait_finished).
   workers->set_on_recorded([this](int64_t, bool) {
     metrics.jobs_finished.fetch_add(1, std::memory_order_relaxed);
@@ -52,14 +63,24 @@ Server::Impl::Impl(Config c, std::unique_ptr<Model> m) : cfg(std::move(c)), mode
 }
 
 void Server::Impl::open_storage() {
+  DatabaseTarget target;
+  if (!cfg.database.empty()) target = *parse_database_url(cfg.database).target;  // validated
+  if (target.kind == DatabaseTarget::Postgres) {
+    open_shared_storage(target);
+    return;
+  }
+  // sqlite:///PATH names the file; its folder is then the data folder.
+  db_path = target.path.empty() ? (std::filesystem::path(cfg.data_dir) / "mlgate.db").string()
+                                 : target.path;
+  std::string dir = std::filesystem::path(db_path).parent_path().string();
+  if (dir.empty()) dir = ".";
   try {
-    make_private_dir(cfg.data_dir);
+    make_private_dir(dir);
   } catch (const DbFileError& e) {
     throw StartupError(e.what());
   }
-  if (::access(cfg.data_dir.c_str(), W_OK) != 0)
-    throw StartupError("data directory " + cfg.data_dir + " is not writable: " + std::strerror(errno));
-  db_path = (std::filesystem::path(cfg.data_dir) / "mlgate.db").string();
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw StartupError("data directory " + dir + " is not writable: " + std::strerror(errno));
   try {
     // Never start on a file that is not an mlgate database or is corrupt:
     // an empty or foreign file would otherwise become an empty database,
@@ -91,6 +112,29 @@ void Server::Impl::open_storage() {
   } catch (const std::exception& e) {
     throw StartupError(std::string("cannot open database: ") + e.what());
   }
+}
+
+void Server::Impl::open_shared_storage(const DatabaseTarget& target) {
+#if MLGATE_HAVE_LIBPQ
+  try {
+    // Connections: one per worker, plus room for request threads.
+    ServerStores s = open_pg_server(target.url, cfg.queue_max, cfg.max_attempts, cfg.job_lease_ms,
+                                    static_cast<size_t>(cfg.workers) + 8);
+    store = std::move(s.jobs);
+    keys = std::move(s.keys);
+    // Jobs whose instance died are taken over once their lease ran out
+    // (the store keeps looking while it runs); live instances' jobs stay.
+    store->recover(wall_ms());
+    cursors = std::make_unique<CursorCodec>(store->cursor_key());
+  } catch (const std::exception& e) {
+    throw StartupError("cannot open database " + target.redacted() + ": " + e.what());
+  }
+  Log::instance().info("keys and jobs in postgresql", {{"database", target.redacted()},
+                                                       {"job_lease_ms", cfg.job_lease_ms}});
+#else
+  (void)target;
+  throw StartupError("--database: this mlgate was built without PostgreSQL support (libpq)");
+#endif
 }
 
 void Server::Impl::build_limiter(LimiterFactory& limiters, GatePolicyIds ids) {
@@ -309,8 +353,12 @@ void Server::Impl::maintain(std::stop_token st) {
     take_integrity_result();
     try {
       keys->refresh();  // CLI changes to keys take effect within a second
+      if (key_refresh_failing) Log::instance().info("key refresh works again");
+      key_refresh_failing = false;
     } catch (const std::exception& e) {
-      Log::instance().warn("key refresh failed", {{"error", e.what()}});
+      // Once per failing run: a database down for an hour is not 14,400 lines.
+      if (!key_refresh_failing) Log::instance().warn("key refresh failed", {{"error", e.what()}});
+      key_refresh_failing = true;
     }
     if (hook) hook("WATCHDOG=1");
     if (steady_clock::now() < next_slow) continue;

@@ -26,6 +26,7 @@
 #include "docs_page.hpp"
 #include "conn_stream.hpp"
 #include "cursor.hpp"
+#include "database_url.hpp"
 #include "db_file.hpp"
 #include "http_framing.hpp"
 #include "job_store.hpp"
@@ -62,6 +63,7 @@ struct Server::Impl {
   Config cfg;
   std::unique_ptr<Model> model;
   std::string db_path;
+  bool key_refresh_failing = false;  // maintenance thread only
   std::unique_ptr<JobStore> store;
   std::unique_ptr<CursorCodec> cursors;
   std::unique_ptr<IntegrityCheck> integrity;  // still running after start-up; maintain() owns it then
@@ -93,6 +95,7 @@ struct Server::Impl {
 
   Impl(Config c, std::unique_ptr<Model> m);
   void open_storage();
+  void open_shared_storage(const DatabaseTarget& target);  // PostgreSQL
   void build_limiter(LimiterFactory& limiters, GatePolicyIds ids);
   void build_http();
   void maintain(std::stop_token st);

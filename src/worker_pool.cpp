@@ -14,6 +14,7 @@ JobOutcome outcome(JobOutcome::Kind kind, const ClaimedJob& job) {
   o.kind = kind;
   o.seq = job.seq;
   o.uuid = job.uuid;
+  o.attempt = job.attempts;  // the fencing token of a shared store
   return o;
 }
 
@@ -44,7 +45,10 @@ WorkerPool::WorkerPool(JobStore& store, Model& model, WorkerOptions opt)
 WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(0)); }
 
 void WorkerPool::start() {
-  {
+  if (opt_.shared) {
+    // Every instance's pending jobs are everyone's: claimed as they come.
+    poke();
+  } else {
     std::lock_guard lock(mu_);
     for (auto [seq, run_after] : store_.pending_jobs()) {
       if (run_after > 0) delayed_.emplace(due_mono_ns(run_after, opt_.retry_max_ms), seq);
@@ -62,6 +66,14 @@ void WorkerPool::submit(int64_t seq) {
   {
     std::lock_guard lock(mu_);
     ready_.push_back(seq);
+  }
+  cv_.notify_one();
+}
+
+void WorkerPool::poke() {
+  {
+    std::lock_guard lock(mu_);
+    poked_ = true;
   }
   cv_.notify_one();
 }
@@ -117,9 +129,11 @@ int64_t WorkerPool::oldest_running_ns() const {
 }
 
 // Moves due retries to the ready queue and takes up to `batch` jobs. Waits
-// until there is work, the next retry is due, or the pool stops.
-std::vector<int64_t> WorkerPool::take_batch(std::stop_token st) {
+// until there is work, the next retry is due, or the pool stops; with a
+// shared store also until poked, and at most a second (the safety net).
+WorkerPool::Take WorkerPool::take_batch(std::stop_token st) {
   std::unique_lock lock(mu_);
+  const auto ready = [&] { return stopping_ || !ready_.empty() || poked_; };
   for (;;) {
     if (stopping_ || st.stop_requested()) return {};
     int64_t now = mono_ns();
@@ -128,26 +142,40 @@ std::vector<int64_t> WorkerPool::take_batch(std::stop_token st) {
       delayed_.erase(delayed_.begin());
     }
     if (!ready_.empty()) break;
-    if (delayed_.empty()) {
-      cv_.wait(lock, st, [&] { return stopping_ || !ready_.empty(); });
-    } else {
-      auto wait = std::chrono::nanoseconds(delayed_.begin()->first - now);
-      cv_.wait_for(lock, st, wait, [&] { return stopping_ || !ready_.empty(); });
+    if (poked_) {
+      poked_ = false;
+      return {{}, true};
+    }
+    auto wait = std::chrono::nanoseconds(delayed_.empty() ? INT64_MAX : delayed_.begin()->first - now);
+    if (opt_.shared) wait = std::min<std::chrono::nanoseconds>(wait, std::chrono::seconds(1));
+    if (wait == std::chrono::nanoseconds(INT64_MAX)) {
+      cv_.wait(lock, st, ready);
+    } else if (!cv_.wait_for(lock, st, wait, ready) && opt_.shared) {
+      return {{}, true};  // a quiet second: look in the store anyway
     }
   }
   size_t n = std::min(opt_.batch, ready_.size());
   std::vector<int64_t> out(ready_.begin(), ready_.begin() + static_cast<long>(n));
   ready_.erase(ready_.begin(), ready_.begin() + static_cast<long>(n));
-  return out;
+  return {std::move(out), false};
+}
+
+std::vector<ClaimedJob> WorkerPool::claim(const Take& t) {
+  if (!t.next) return store_.claim(t.seqs, wall_ms());
+  auto jobs = store_.claim_next(opt_.batch, wall_ms());
+  // A full batch: more may be waiting; another idle worker looks too.
+  if (jobs.size() == opt_.batch) poke();
+  return jobs;
 }
 
 void WorkerPool::worker_loop(std::stop_token st) {
   while (!st.stop_requested()) {
-    std::vector<int64_t> seqs = take_batch(st);
-    if (seqs.empty()) continue;
+    Take take = take_batch(st);
+    if (take.seqs.empty() && !take.next) continue;
+    const std::vector<int64_t>& seqs = take.seqs;
     std::vector<ClaimedJob> jobs;
     try {
-      jobs = store_.claim(seqs, wall_ms());
+      jobs = claim(take);
       std::lock_guard lock(mu_);
       claim_failures_ = 0;
     } catch (const std::exception& e) {
@@ -155,14 +183,22 @@ void WorkerPool::worker_loop(std::stop_token st) {
       // waiting longer while it keeps failing (1 s, 2 s, ... 32 s).
       claim_errors_.fetch_add(1, std::memory_order_relaxed);
       int64_t delay_ms;
+      bool first;
       {
         std::lock_guard lock(mu_);
+        first = claim_failures_ == 0;
         delay_ms = 1000LL << std::min(claim_failures_++, 5);
         for (int64_t s : seqs) delayed_.emplace(mono_ns() + delay_ms * 1'000'000, s);
       }
-      // Not yet claimed, so only their sequence numbers are known here.
-      Log::instance().warn("worker: claiming jobs failed; they stay pending",
-                           {{"job_seqs", seqs}, {"error", e.what()}, {"retry_in_ms", delay_ms}});
+      // Not yet claimed, so only their sequence numbers are known here. A
+      // shared store's periodic look logs the first failure of a run only
+      // (a database down for an hour is one line, not one a second).
+      if (!take.next || first)
+        Log::instance().warn("worker: claiming jobs failed; they stay pending",
+                             {{"job_seqs", seqs}, {"error", e.what()}, {"retry_in_ms", delay_ms}});
+      // The workers pause while the store fails: the next look waits.
+      // At most 2 s, so that service resumes soon after the database does.
+      if (take.next) sleep_for(st, std::chrono::milliseconds(std::min<int64_t>(delay_ms, 2000)));
       continue;
     }
     std::vector<JobOutcome> outcomes = run_batch(jobs);

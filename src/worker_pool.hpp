@@ -37,6 +37,10 @@ struct WorkerOptions {
   size_t batch = 32;                 // jobs claimed per commit
   int64_t retry_base_ms = 500;       // first retry delay; doubles per attempt
   int64_t retry_max_ms = 60'000;
+  // A store shared with other instances (JobStore::shared()): idle workers
+  // also claim_next() when poked (another instance's jobs, a lease taken
+  // over) and, as a safety net for a lost notification, once a second.
+  bool shared = false;
 };
 
 class WorkerPool {
@@ -50,6 +54,9 @@ class WorkerPool {
   void submit(int64_t seq);
   // Asks a running job's model to stop; false if it is not running here.
   bool cancel(int64_t seq);
+  // Shared store: jobs may be waiting that no submit() announced; an idle
+  // worker claims them with claim_next(). Never blocks.
+  void poke();
   void stop(std::chrono::milliseconds grace);
 
   // Called with each job's seq once an attempt's outcome is committed;
@@ -71,7 +78,12 @@ class WorkerPool {
 
  private:
   void worker_loop(std::stop_token st);
-  std::vector<int64_t> take_batch(std::stop_token st);
+  struct Take {
+    std::vector<int64_t> seqs;  // jobs submitted here, to claim by seq
+    bool next = false;          // or: claim whatever is next in the store
+  };
+  Take take_batch(std::stop_token st);
+  std::vector<ClaimedJob> claim(const Take& t);
   std::vector<JobOutcome> run_batch(const std::vector<ClaimedJob>& jobs);
   JobOutcome run_one(const ClaimedJob& job);
   void schedule_retries(const std::vector<JobOutcome>& outcomes);
@@ -90,6 +102,7 @@ class WorkerPool {
   std::unordered_map<int64_t, std::stop_source> running_;  // seq -> its stop
   std::unordered_map<std::thread::id, int64_t> batch_started_;  // mono ns
   bool stopping_ = false;
+  bool poked_ = false;  // shared: claim_next() before sleeping again
   int claim_failures_ = 0;  // in a row: the next claim waits 1 s << this
 
   std::vector<std::jthread> threads_;
