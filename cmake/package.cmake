@@ -47,7 +47,7 @@ add_custom_target(mlgate_man ALL DEPENDS ${MLGATE_MAN}.gz ${MLGATE_CHANGELOG_GZ}
 
 install(TARGETS mlgate RUNTIME DESTINATION bin)
 # Debian 12's place for units (dh_installsystemd's, and lintian's).
-install(FILES packaging/mlgate.service DESTINATION /lib/systemd/system)
+install(FILES packaging/mlgate.service packaging/mlgate@.service DESTINATION /lib/systemd/system)
 install(FILES packaging/mlgate.json DESTINATION /etc/mlgate)
 install(FILES packaging/sysusers.conf DESTINATION lib/sysusers.d RENAME mlgate.conf)
 install(FILES packaging/tmpfiles.conf DESTINATION lib/tmpfiles.d RENAME mlgate.conf)

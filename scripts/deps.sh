@@ -11,7 +11,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev zlib1g-dev
       doctest-dev libbenchmark-dev curl sqlite3 dpkg-dev file python3
-      libhiredis-dev redis-server)  # --redis: the client library; tests start a real server
+      libhiredis-dev redis-server   # --redis: the client library; tests start a real server
+      libpq-dev postgresql-15 postgresql-client-15)  # --database postgresql://: likewise
 lean=(chromium)
 for arg in "$@"; do
   case $arg in

@@ -1,4 +1,5 @@
 #include "harness.hpp"
+#include "harness_pg.hpp"
 
 #include "harness_port.hpp"
 
@@ -66,8 +67,26 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
 
 }  // namespace
 
-CliResult run_cli(const std::vector<std::string>& args, const std::string& input,
+// MLGATE_E2E_DATABASE=postgresql: an admin command pointed at a server's
+// data directory goes to that server's database (remembered beside the
+// directory by ServerProc), as an operator would point it there.
+std::vector<std::string> with_shared_database(std::vector<std::string> args) {
+  const char* e = std::getenv("MLGATE_E2E_DATABASE");
+  if (!e || std::string(e) != "postgresql" || args.empty() || args[0] == "serve") return args;
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--database") return args;
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--data-dir") {
+      const std::string url = slurp(args[i + 1] + ".database");
+      if (!url.empty()) args.insert(args.end(), {"--database", url});
+      break;
+    }
+  return args;
+}
+
+CliResult run_cli(const std::vector<std::string>& given, const std::string& input,
                   const std::vector<std::string>& env) {
+  const std::vector<std::string> args = with_shared_database(given);
   TempDir tmp;
   auto in_path = (tmp.path / "in").string(), out_path = (tmp.path / "out").string(),
        err_path = (tmp.path / "err").string();
@@ -101,7 +120,27 @@ ServerProc::ServerProc(std::vector<std::string> args, std::string dir) : args_(s
   }
   dir_ = dir;
   log_path_ = dir_ + ".log";
+  use_shared_database_if_asked();
   start();
+}
+
+// MLGATE_E2E_DATABASE=postgresql: the same tests on the PostgreSQL store.
+// Each data directory gets a fresh database (remembered beside it, so a
+// second server or a restart on that directory finds the same one), and
+// create_key() makes keys there.
+void ServerProc::use_shared_database_if_asked() {
+  const char* e = std::getenv("MLGATE_E2E_DATABASE");
+  if (!e || std::string(e) != "postgresql") return;
+  for (const auto& a : args_)
+    if (a == "--database") return;  // the test names its own
+  const std::string remembered = dir_ + ".database";
+  database_ = slurp(remembered);
+  if (database_.empty()) {
+    auto& pg = test::PgServer::shared();
+    database_ = pg.url(pg.create_database());
+    std::ofstream(remembered) << database_;
+  }
+  args_.insert(args_.begin(), {"--database", database_});
 }
 
 size_t sanitizer_report(const std::string& log) {
@@ -195,6 +234,7 @@ httplib::Client ServerProc::client() const {
 std::string ServerProc::create_key(const std::string& name,
                                    const std::vector<std::string>& extra) const {
   std::vector<std::string> a = {"keys", "create", "--name", name, "--data-dir", dir_};
+  if (!database_.empty()) a.insert(a.end(), {"--database", database_});
   a.insert(a.end(), extra.begin(), extra.end());
   CliResult r = run_cli(a);
   if (r.status != 0) throw std::runtime_error("keys create failed: " + r.err);

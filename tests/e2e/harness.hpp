@@ -62,7 +62,9 @@ class ServerProc {
   std::string create_key(const std::string& name, const std::vector<std::string>& extra = {}) const;
 
  private:
+  void use_shared_database_if_asked();
   std::vector<std::string> args_;
+  std::string database_;  // MLGATE_E2E_DATABASE=postgresql: this server's database URL
   std::unique_ptr<TempDir> own_dir_;
   std::string dir_, log_path_;
   pid_t pid_ = -1;

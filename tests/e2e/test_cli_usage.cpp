@@ -105,6 +105,8 @@ TEST_CASE("every serve flag, MLGATE_ variable and config key refuses a bad value
       {"body-timeout", {{"soon", "0s"}}},
       {"max-waiting", {{"0", "x"}}},
       {"redis", {{"http://x", "redis://", "redis://h:99999"}}},
+      {"database", {{"mysql://h/db", "sqlite://", "postgres", "sqlite:///a?mode=ro"}}},
+      {"job-lease", {{"0s", "soon", "2h"}}},
       {"redis-prefix", {{std::string(101, 'a')}}},
       {"redis-fail", {{"maybe", ""}}},
       {"redis-connect-timeout", {{"0ms", "fast", "11s"}}},
@@ -213,7 +215,8 @@ TEST_CASE("serve --dry-run prints the resolved configuration; read back with --c
       "--max-head-bytes", "4096", "--max-connections-per-address", "16", "--head-timeout", "3s",
       "--body-timeout", "1m", "--max-waiting", "8", "--redis", "redis://:hunter2@127.0.0.1:6390/2",
       "--redis-prefix", "t:", "--redis-fail", "closed", "--redis-connect-timeout", "1s",
-      "--redis-timeout", "35ms"};
+      "--redis-timeout", "35ms", "--database", "postgresql://u:secret@db.example/mlgate",
+      "--job-lease", "20s"};
   std::vector<std::string> args = {"serve", "--dry-run"};
   args.insert(args.end(), flags.begin(), flags.end());
   CliResult first = run_cli(args);
@@ -230,6 +233,9 @@ TEST_CASE("serve --dry-run prints the resolved configuration; read back with --c
   // The Redis password never reaches a terminal or a log.
   CHECK(c["redis"] == "redis://:***@127.0.0.1:6390/2");
   CHECK(first.out.find("hunter2") == std::string::npos);
+  CHECK(c["database"] == "postgresql://u:***@db.example/mlgate");
+  CHECK(first.out.find("secret") == std::string::npos);
+  CHECK(c["job_lease"] == "20s");
   CHECK_FALSE(fs::exists(tmp.path / "d"));  // a dry run creates nothing
   std::string cfg = write_file(tmp.path / "c.json", first.out);
   CliResult again = run_cli({"serve", "--dry-run", "--config", cfg});

@@ -148,16 +148,21 @@ TEST_CASE("the Debian package installs a working service: user, unit, config, ma
   // The unit, with its paths in the root, passes systemd-analyze verify
   // (binary executable, man page found, no unknown key).
   if (have_command("systemd-analyze")) {
-    std::string unit = read_file(root / "lib/systemd/system/mlgate.service");
-    unit = std::regex_replace(unit, std::regex("ExecStart=[^\n]+"), "ExecStart=" + exec_start(root));
-    fs::path copy = tmp.path / "unit" / "mlgate.service";
-    fs::create_directories(copy.parent_path());
-    std::ofstream(copy) << unit;
-    auto verify = run_sh("MANPATH=" + sh_quote((root / "usr/share/man").string()) +
-                         " systemd-analyze verify " + sh_quote(copy.string()));
-    CHECK_MESSAGE(verify.status == 0, verify.err);
-    CHECK_MESSAGE(verify.err.empty(), verify.err);
-    CHECK(verify.out.empty());
+    // The single unit, and the template for several instances (as instance "a").
+    for (auto [file, as] : {std::pair{"mlgate.service", "mlgate.service"},
+                            std::pair{"mlgate@.service", "mlgate@a.service"}}) {
+      std::string unit = read_file(root / "lib/systemd/system" / file);
+      REQUIRE_MESSAGE(!unit.empty(), file);
+      unit = std::regex_replace(unit, std::regex("ExecStart=[^\n]+"), "ExecStart=" + exec_start(root));
+      fs::path copy = tmp.path / "unit" / as;
+      fs::create_directories(copy.parent_path());
+      std::ofstream(copy) << unit;
+      auto verify = run_sh("MANPATH=" + sh_quote((root / "usr/share/man").string()) +
+                           " systemd-analyze verify " + sh_quote(copy.string()));
+      CHECK_MESSAGE(verify.status == 0, file << ": " << verify.err);
+      CHECK_MESSAGE(verify.err.empty(), file << ": " << verify.err);
+      CHECK(verify.out.empty());
+    }
   } else {
     MESSAGE("SKIPPED: systemd-analyze verify (systemd is not installed)");
   }
