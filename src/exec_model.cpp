@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -221,37 +222,40 @@ void ExecModel::wait_restart_delay(std::stop_token stop) {
 
 void ExecModel::spawn() {
   Pipe in, out;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_adddup2(&fa, in.read, 0);
-  posix_spawn_file_actions_adddup2(&fa, out.write, 1);
-  // The server's sockets and database must not live on in the model (a
-  // listening socket held by a child would outlast a server restart).
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-
-  // Own process group: one kill() reaches whatever the shell started.
-  // Signals as a fresh process would have them: the server blocks SIGTERM
-  // and SIGINT (one thread takes them with sigwait) and ignores SIGPIPE, and
-  // both would otherwise be inherited through exec.
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&defaults, sig);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-
   std::string cmd = opt_.command;
   char sh[] = "/bin/sh", dash_c[] = "-c";
   char* argv[] = {sh, dash_c, cmd.data(), nullptr};
-  pid_t pid = -1;
-  int err = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  const pid_t parent = getpid();
+  // fork + exec rather than posix_spawn, for one thing posix_spawn cannot
+  // do: PR_SET_PDEATHSIG, so that the model dies with the server even when
+  // the server is SIGKILLed (a model waiting on something else than its
+  // standard input would otherwise live on, orphaned, holding its memory).
+  // (The signal comes when the thread that forked ends: a worker thread,
+  // which lives as long as the worker pool.) Between fork and exec only
+  // async-signal-safe calls.
+  int err = 0;
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Own process group: one kill() reaches whatever the shell started.
+    setpgid(0, 0);
+    // Signals as a fresh process would have them: the server blocks
+    // SIGTERM and SIGINT (one thread takes them with sigwait) and ignores
+    // SIGPIPE, and both would otherwise be inherited through exec.
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the server died before prctl
+    dup2(in.read, 0);
+    dup2(out.write, 1);
+    // The server's sockets and database must not live on in the model (a
+    // listening socket held by a child would outlast a server restart).
+    closefrom(3);
+    execv("/bin/sh", argv);
+    _exit(127);
+  }
+  if (pid < 0) err = errno;
   close(in.read);
   close(out.write);
   if (err != 0) {

@@ -215,3 +215,32 @@ TEST_CASE("exec: the model's process killed from outside (as the OOM killer woul
   run_job_ok(s, key);
   CHECK(c.Get("/health")->status == 200);
 }
+
+TEST_CASE("exec: the model's process dies with the server, even when the server is SIGKILLed") {
+  // A model that holds its job without reading its standard input again
+  // would never see the EOF that a dead server's pipe gives it.
+  std::string model = ok_model_with(R"(case "$line" in *hold*) sleep 30;; esac;)");
+  ServerProc s({"--model", "exec", "--exec", model});
+  std::string key = s.create_key("alice");
+  run_job_ok(s, key);
+  auto c = s.client();
+  auto r = post_predict(c, key, "hold this one for a while");
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  pid_t child = model_pid(s);
+  REQUIRE(child > 0);
+  s.signal(SIGKILL);
+  s.wait_exit();
+  // Running means: the pid exists and is not a zombie waiting for its new
+  // parent (not every container's init reaps promptly).
+  auto running = [&] {
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string pid, comm, state;
+    if (!(stat >> pid >> comm >> state)) return false;
+    return state != "Z" && state != "X";
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK_FALSE(running());  // not orphaned and still holding its job
+}
