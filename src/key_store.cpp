@@ -1,6 +1,8 @@
 // key_store.cpp: what every KeyStore implementation shares (key_store.hpp).
 #include "key_store.hpp"
 
+#include "api_key.hpp"
+
 namespace mlgate {
 namespace {
 
@@ -51,6 +53,37 @@ std::string format_scopes(uint32_t scopes) {
     out += n;
   }
   return out;
+}
+
+NewKey make_new_key(const KeyCreateOptions& opt, int64_t now_ms) {
+  NewKey nk;
+  nk.key = generate_api_key();
+  KeyRecord& r = nk.record;
+  r.id = generate_key_id();
+  r.name = opt.name;
+  r.owner = opt.owner.empty() ? opt.name : opt.owner;
+  r.tier = opt.tier;
+  r.scopes = opt.scopes;
+  r.created_at = now_ms;
+  if (opt.expires_in_ms) r.expires_at = now_ms + *opt.expires_in_ms;
+  return nk;
+}
+
+NewKey make_successor_key(const KeyRecord& old, int64_t now_ms) {
+  NewKey nk;
+  nk.key = generate_api_key();
+  nk.record = old;
+  nk.record.id = generate_key_id();
+  nk.record.created_at = now_ms;
+  nk.record.last_used_at.reset();
+  nk.record.replaced_by.reset();
+  return nk;
+}
+
+int64_t rotated_key_end(const KeyRecord& old, int64_t grace_ms, int64_t now_ms) {
+  int64_t end = now_ms + grace_ms;
+  if (old.expires_at && *old.expires_at < end) end = *old.expires_at;
+  return end;
 }
 
 }  // namespace mlgate

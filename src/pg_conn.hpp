@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 typedef struct pg_conn PGconn;
@@ -99,6 +100,32 @@ class PgConn {
   PGconn* conn_ = nullptr;
 };
 
+// fn(c) between `begin` and COMMIT; when fn throws, ROLLBACK (on a
+// connection that is still up) and the exception goes on.
+template <class F>
+auto pg_transaction(PgConn& c, F&& fn, const char* begin = "BEGIN") {
+  c.exec(begin);
+  try {
+    if constexpr (std::is_void_v<decltype(fn(c))>) {
+      fn(c);
+      c.exec("COMMIT");
+    } else {
+      auto r = fn(c);
+      c.exec("COMMIT");
+      return r;
+    }
+  } catch (...) {
+    if (c.ok()) {
+      try {
+        c.exec("ROLLBACK");
+      } catch (...) {
+        // The connection broke now: the server rolls back by itself.
+      }
+    }
+    throw;
+  }
+}
+
 // Connections for any thread: take one, use it, give it back. At most
 // `max` exist; a caller finding none idle waits up to the query timeout.
 // A connection that broke is dropped and a new one made on the next take.
@@ -120,29 +147,11 @@ class PgPool {
     std::unique_ptr<PgConn> c_;
   };
   Lease take();
-  // fn(conn) inside BEGIN ... COMMIT (ROLLBACK when it throws).
+  // fn(conn) inside BEGIN ... COMMIT on a pooled connection (pg_transaction).
   template <class F>
   auto tx(F&& fn) {
     Lease c = take();
-    c->exec("BEGIN");
-    try {
-      if constexpr (std::is_void_v<decltype(fn(*c))>) {
-        fn(*c);
-        c->exec("COMMIT");
-      } else {
-        auto r = fn(*c);
-        c->exec("COMMIT");
-        return r;
-      }
-    } catch (...) {
-      if (c->ok()) {
-        try {
-          c->exec("ROLLBACK");
-        } catch (...) {
-        }
-      }
-      throw;
-    }
+    return pg_transaction(*c, std::forward<F>(fn));
   }
   const PgOptions& options() const { return opt_; }
 

@@ -98,7 +98,7 @@ PgJobStore::PgJobStore(PgJobStoreOptions opt)
         [this](const std::string& ch, const std::string& payload) { on_notify(ch, payload); },
         [this] {
           // Notifications sent while we were not listening are lost: look.
-          if (auto ev = events(); ev.jobs_available) ev.jobs_available();
+          announce_jobs();
         });
     keeper_ = std::jthread([this](std::stop_token st) {
       set_thread_name("mlg-pg-lease");
@@ -168,27 +168,7 @@ auto PgJobStore::with_conn(F&& fn) const {
 
 template <class F>
 auto PgJobStore::with_tx(F&& fn) const {
-  return with_conn([&](PgConn& c) {
-    c.exec("BEGIN");
-    try {
-      if constexpr (std::is_void_v<decltype(fn(c))>) {
-        fn(c);
-        c.exec("COMMIT");
-      } else {
-        auto r = fn(c);
-        c.exec("COMMIT");
-        return r;
-      }
-    } catch (...) {
-      if (c.ok()) {
-        try {
-          c.exec("ROLLBACK");
-        } catch (...) {
-        }
-      }
-      throw;
-    }
-  });
+  return with_conn([&](PgConn& c) { return pg_transaction(c, fn); });
 }
 
 // ---- events
@@ -198,20 +178,28 @@ void PgJobStore::set_events(JobStoreEvents ev) {
   events_ = std::move(ev);
 }
 
-JobStoreEvents PgJobStore::events() const {
+// Called under the lock, so that once set_events() returns (the server
+// clears them before its worker pool goes) no callback is still running.
+// The callbacks only queue work and return.
+void PgJobStore::announce_jobs() const {
   std::lock_guard lock(events_mu_);
-  return events_;
+  if (events_.jobs_available) events_.jobs_available();
+}
+
+void PgJobStore::announce_cancel(int64_t seq) const {
+  std::lock_guard lock(events_mu_);
+  if (events_.cancel_requested) events_.cancel_requested(seq);
 }
 
 void PgJobStore::on_notify(const std::string& channel, const std::string& payload) {
   if (channel == "mlgate_jobs") {
     // Our own inserts are submitted to our workers directly.
     if (payload == instance_) return;
-    if (auto ev = events(); ev.jobs_available) ev.jobs_available();
+    announce_jobs();
   } else if (channel == "mlgate_done") {
     waiters_.notify(std::strtoll(payload.c_str(), nullptr, 10));
   } else if (channel == "mlgate_cancel") {
-    if (auto ev = events(); ev.cancel_requested) ev.cancel_requested(std::strtoll(payload.c_str(), nullptr, 10));
+    announce_cancel(std::strtoll(payload.c_str(), nullptr, 10));
   }
 }
 

@@ -110,7 +110,8 @@ class PgJobStore final : public JobStore {
   void insert_batch(std::vector<std::unique_ptr<PendingInsert>>& batch);
   void keeper_loop(std::stop_token st);
   void on_notify(const std::string& channel, const std::string& payload);
-  JobStoreEvents events() const;
+  void announce_jobs() const;
+  void announce_cancel(int64_t seq) const;
 
   PgJobStoreOptions opt_;
   std::string instance_;
@@ -124,7 +125,7 @@ class PgJobStore final : public JobStore {
   mutable std::string failure_;
   std::string corrupt_;
 
-  mutable std::mutex events_mu_;  // guards events_
+  mutable std::mutex events_mu_;  // guards events_, held while one runs
   JobStoreEvents events_;
 
   std::mutex insert_mu_;  // guards inserts_

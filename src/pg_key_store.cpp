@@ -128,17 +128,8 @@ auto PgKeyStore::manage_tx(F&& fn) {
 // ---- management
 
 NewKey PgKeyStore::create(const KeyCreateOptions& opt, int64_t now_ms) {
-  NewKey nk;
-  nk.key = generate_api_key();
-  KeyRecord& r = nk.record;
-  r.id = generate_key_id();
-  r.name = opt.name;
-  r.owner = opt.owner.empty() ? opt.name : opt.owner;
-  r.tier = opt.tier;
-  r.scopes = opt.scopes;
-  r.created_at = now_ms;
-  if (opt.expires_in_ms) r.expires_at = now_ms + *opt.expires_in_ms;
-  manage([&](PgConn& c) { insert_key(c, nk.key, r); });
+  NewKey nk = make_new_key(opt, now_ms);
+  manage([&](PgConn& c) { insert_key(c, nk.key, nk.record); });
   return nk;
 }
 
@@ -171,17 +162,9 @@ std::optional<NewKey> PgKeyStore::rotate(std::string_view id, int64_t grace_ms, 
     if (lock.rows() == 0) return std::nullopt;
     KeyRecord old = read_key(lock, 0);
     if (!old.active_at(now_ms)) return std::nullopt;
-    NewKey nk;
-    nk.key = generate_api_key();
-    nk.record = old;
-    nk.record.id = generate_key_id();
-    nk.record.created_at = now_ms;
-    nk.record.last_used_at.reset();
-    nk.record.replaced_by.reset();
+    NewKey nk = make_successor_key(old, now_ms);
     insert_key(c, nk.key, nk.record);
-    // The old key ends at the grace deadline, or earlier if it already would.
-    int64_t end = now_ms + grace_ms;
-    if (old.expires_at && *old.expires_at < end) end = *old.expires_at;
+    const int64_t end = rotated_key_end(old, grace_ms, now_ms);
     c.exec("UPDATE mlgate_api_keys SET expires_at = $1, replaced_by = $2 WHERE id = $3",
            {std::to_string(end), nk.record.id, std::string(id)});
     return nk;
@@ -249,11 +232,9 @@ bool PgKeyStore::check_locked() {
     int64_t gen = c.exec("SELECT value FROM mlgate_meta WHERE key = 'keys_generation'").i64(0, 0);
     if (gen == generation_) return false;
     // The generation and the rows in one snapshot of the database.
-    c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    try {
-      gen = c.exec("SELECT value FROM mlgate_meta WHERE key = 'keys_generation'").i64(0, 0);
-      PgResult r = c.exec(std::string("SELECT ") + kKeyCols + " FROM mlgate_api_keys");
-      c.exec("COMMIT");
+    return pg_transaction(c, [&](PgConn& t) {
+      gen = t.exec("SELECT value FROM mlgate_meta WHERE key = 'keys_generation'").i64(0, 0);
+      PgResult r = t.exec(std::string("SELECT ") + kKeyCols + " FROM mlgate_api_keys");
       auto next = std::make_shared<Map>();
       for (int i = 0; i < r.rows(); ++i)
         if (auto h = unhex_hash(r.str(i, 10))) (*next)[*h] = std::make_shared<const KeyRecord>(read_key(r, i));
@@ -264,15 +245,7 @@ bool PgKeyStore::check_locked() {
       generation_ = gen;
       reloads_.fetch_add(1, std::memory_order_relaxed);
       return true;
-    } catch (...) {
-      if (c.ok()) {
-        try {
-          c.exec("ROLLBACK");
-        } catch (...) {
-        }
-      }
-      throw;
-    }
+    }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   });
   last_check_ns_ = started;
   return changed;
@@ -333,11 +306,7 @@ size_t PgKeyStore::size() const { return snapshot()->size(); }
 
 std::vector<std::string> PgKeyStore::active_outside(const std::map<std::string, std::string>& tiers,
                                                     int64_t now_ms) const {
-  std::vector<std::string> out;
-  for (auto& [h, rec] : *snapshot())
-    if (rec->active_at(now_ms) && !tiers.count(rec->tier)) out.push_back(rec->id + " (" + rec->tier + ")");
-  std::sort(out.begin(), out.end());
-  return out;
+  return keys_outside_tiers(*snapshot(), tiers, now_ms);
 }
 
 }  // namespace mlgate

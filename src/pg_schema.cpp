@@ -89,30 +89,19 @@ int pg_schema_version(PgConn& c) {
 }
 
 void pg_migrate(PgConn& c) {
-  c.exec("BEGIN");
-  try {
-    c.exec(kMigrationLock);
-    c.exec("CREATE TABLE IF NOT EXISTS mlgate_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
-    int v = pg_schema_version(c);
+  pg_transaction(c, [](PgConn& t) {
+    t.exec(kMigrationLock);
+    t.exec("CREATE TABLE IF NOT EXISTS mlgate_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
+    int v = pg_schema_version(t);
     if (v > kPgSchemaVersion)
       throw PgSchemaTooNew("the database's mlgate schema is version " + std::to_string(v) +
                            ", newer than this mlgate understands (" +
                            std::to_string(kPgSchemaVersion) + "); upgrade mlgate");
     for (; v < kPgSchemaVersion; ++v) {
-      c.exec(kMigrations[static_cast<size_t>(v)]);
-      c.exec(std::string("INSERT INTO mlgate_schema VALUES ($1, ") + kPgNowMs + ")",
-             {std::to_string(v + 1)});
+      t.exec(kMigrations[static_cast<size_t>(v)]);
+      t.exec(std::string("INSERT INTO mlgate_schema VALUES ($1, ") + kPgNowMs + ")", {std::to_string(v + 1)});
     }
-    c.exec("COMMIT");
-  } catch (...) {
-    if (c.ok()) {
-      try {
-        c.exec("ROLLBACK");
-      } catch (...) {
-      }
-    }
-    throw;
-  }
+  });
 }
 
 std::array<uint8_t, 16> pg_database_secret(PgConn& c, const std::string& name) {

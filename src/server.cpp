@@ -449,6 +449,7 @@ void Server::stop() {
   i.maintenance = std::jthread();
   i.integrity.reset();  // interrupts a check still running
   i.workers->stop(std::chrono::milliseconds(i.cfg.shutdown_grace_ms));
+  i.store->set_events({});  // a shared store's notifications no longer reach the pool
   try {
     i.keys->flush_last_used();
     i.limiter->persist();

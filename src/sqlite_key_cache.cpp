@@ -203,11 +203,7 @@ size_t KeyCache::size() const { return snapshot()->size(); }
 
 std::vector<std::string> KeyCache::active_outside(const std::map<std::string, std::string>& tiers,
                                                   int64_t now_ms) const {
-  std::vector<std::string> out;
-  for (auto& [hash, rec] : *snapshot())
-    if (rec->active_at(now_ms) && !tiers.count(rec->tier)) out.push_back(rec->id + " (" + rec->tier + ")");
-  std::sort(out.begin(), out.end());
-  return out;
+  return keys_outside_tiers(*snapshot(), tiers, now_ms);
 }
 
 }  // namespace mlgate

@@ -53,17 +53,8 @@ void insert_key(Db& db, const std::string& key, const KeyRecord& r) {
 }  // namespace
 
 NewKey create_key(Db& db, const KeyCreateOptions& opt, int64_t now_ms) {
-  NewKey nk;
-  nk.key = generate_api_key();
-  KeyRecord& r = nk.record;
-  r.id = generate_key_id();
-  r.name = opt.name;
-  r.owner = opt.owner.empty() ? opt.name : opt.owner;
-  r.tier = opt.tier;
-  r.scopes = opt.scopes;
-  r.created_at = now_ms;
-  if (opt.expires_in_ms) r.expires_at = now_ms + *opt.expires_in_ms;
-  insert_key(db, nk.key, r);
+  NewKey nk = make_new_key(opt, now_ms);
+  insert_key(db, nk.key, nk.record);
   signal_change(db);
   return nk;
 }
@@ -96,17 +87,9 @@ std::optional<NewKey> rotate_key(Db& db, std::string_view id, int64_t grace_ms,
   Tx tx(db);
   auto old = find_key(db, id);
   if (!old || !old->active_at(now_ms)) return std::nullopt;
-  NewKey nk;
-  nk.key = generate_api_key();
-  nk.record = *old;
-  nk.record.id = generate_key_id();
-  nk.record.created_at = now_ms;
-  nk.record.last_used_at.reset();
-  nk.record.replaced_by.reset();
+  NewKey nk = make_successor_key(*old, now_ms);
   insert_key(db, nk.key, nk.record);
-  // The old key ends at the grace deadline, or earlier if it already would.
-  int64_t end = now_ms + grace_ms;
-  if (old->expires_at && *old->expires_at < end) end = *old->expires_at;
+  const int64_t end = rotated_key_end(*old, grace_ms, now_ms);
   db.prepare("UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ?")
       .bind(1, end)
       .bind(2, nk.record.id)
