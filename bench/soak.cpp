@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,12 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+// The harness reports through doctest (an answer missing from /openapi.json,
+// a sanitizer report in the server's log); here outside any test case, so
+// the soak counts such a report as a failure of its own.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
 
 #include "harness.hpp"
 #include "harness_load.hpp"
@@ -89,7 +96,17 @@ Window window(const std::vector<Sample>& all, int f, double from_s, double to_s)
 
 }  // namespace
 
+namespace {
+std::atomic<int> g_harness_failures{0};
+}  // namespace
+
 int main(int argc, char** argv) {
+  doctest::Context harness_reports;
+  harness_reports.setAsDefaultForAssertsOutOfTestCases();
+  harness_reports.setAssertHandler([](const doctest::AssertData& d) {
+    g_harness_failures.fetch_add(1);
+    std::printf("harness check failed: %s\n", d.m_decomp.c_str());
+  });
   double minutes = 30, kill_every = 80, every = 10;
   std::string csv = "soak.csv";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -200,7 +217,8 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(requests), accepted_total, rounds, bad_rounds,
               ledger.keys.size(), static_cast<unsigned long long>(ok_503),
               static_cast<unsigned long long>(bad_5xx), exit_status);
-  const bool ok = !grew && bad_5xx == 0 && bad_rounds == 0 && exit_status == 0;
+  const bool ok = !grew && bad_5xx == 0 && bad_rounds == 0 && exit_status == 0 &&
+                  g_harness_failures.load() == 0;
   std::printf("%s\n", ok ? "SOAK PASSED" : "SOAK FAILED");
   return ok ? 0 : 1;
 }
