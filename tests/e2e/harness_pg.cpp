@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,7 +125,7 @@ void PgServer::start() {
   // postmaster): pid_ is the postmaster itself.
   if (!owner_.empty())
     args.insert(args.begin(), {"setpriv", "--reuid=" + owner_, "--regid=" + owner_,
-                               "--clear-groups", "--"});
+                               "--clear-groups", "--pdeathsig", "SIGKILL", "--"});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -135,8 +136,11 @@ void PgServer::start() {
     dup2(null, 0);
     dup2(log >= 0 ? log : null, 1);
     dup2(log >= 0 ? log : null, 2);
-    // Own process group: the test's signals reach the whole server.
+    // Own process group: the test's signals reach the whole server. And it
+    // dies with the test process, even one that crashed (as root, setpriv
+    // sets this after changing user, which clears it).
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     execvp(argv[0], argv.data());
     _exit(127);
   }
