@@ -7,8 +7,9 @@
 set -euo pipefail
 # dpkg-dev, file: the package (cpack -G DEB, dpkg-shlibdeps); python3: the
 # example client's test; chromium: the /docs page's browser test (without
-# its recommends: fonts, desktop helpers).
-pkgs=(build-essential cmake pkg-config
+# its recommends: fonts, desktop helpers); ninja-build: scripts/test.sh's
+# generator (quicker to start and schedule than make).
+pkgs=(build-essential cmake pkg-config ninja-build
       libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev zlib1g-dev
       doctest-dev libbenchmark-dev curl sqlite3 dpkg-dev file python3
       libhiredis-dev redis-server   # --redis: the client library; tests start a real server
