@@ -79,6 +79,11 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # postinst creates the user and its directory with these two tools.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "systemd | systemd-standalone-sysusers, systemd | systemd-standalone-tmpfiles")
+# libpq is loaded only for --database postgresql:// (src/pg_api.hpp), so
+# dpkg-shlibdeps does not see it: recommended, not required.
+if(MLGATE_POSTGRES)
+  set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5")
+endif()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/packaging/deb/postinst ${PROJECT_SOURCE_DIR}/packaging/deb/prerm
     ${PROJECT_SOURCE_DIR}/packaging/deb/postrm ${PROJECT_SOURCE_DIR}/packaging/deb/conffiles)

@@ -1,38 +1,41 @@
 #include "pg_conn.hpp"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <cerrno>
 #include <cstdlib>
 
 #include "job_store.hpp"  // StorageUnavailable
+#include "pg_api.hpp"
 
 namespace mlgate {
 
 using Clock = std::chrono::steady_clock;
+
+// libpq, loaded on first use (pg_api.hpp).
+inline const PgApi& pq() { return pg_api(); }
 
 // ---- PgResult
 
 PgResult::PgResult(PGresult* r) : r_(r) {}
 PgResult& PgResult::operator=(PgResult&& o) noexcept {
   if (this != &o) {
-    if (r_) PQclear(r_);
+    if (r_) pq().PQclear(r_);
     r_ = o.r_;
     o.r_ = nullptr;
   }
   return *this;
 }
 PgResult::~PgResult() {
-  if (r_) PQclear(r_);
+  if (r_) pq().PQclear(r_);
 }
-int PgResult::rows() const { return r_ ? PQntuples(r_) : 0; }
-bool PgResult::null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+int PgResult::rows() const { return r_ ? pq().PQntuples(r_) : 0; }
+bool PgResult::null(int row, int col) const { return pq().PQgetisnull(r_, row, col) != 0; }
 std::string PgResult::str(int row, int col) const {
-  return std::string(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
+  return std::string(pq().PQgetvalue(r_, row, col), static_cast<size_t>(pq().PQgetlength(r_, row, col)));
 }
-int64_t PgResult::i64(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
-double PgResult::f64(int row, int col) const { return std::strtod(PQgetvalue(r_, row, col), nullptr); }
+int64_t PgResult::i64(int row, int col) const { return std::strtoll(pq().PQgetvalue(r_, row, col), nullptr, 10); }
+double PgResult::f64(int row, int col) const { return std::strtod(pq().PQgetvalue(r_, row, col), nullptr); }
 std::optional<std::string> PgResult::opt_str(int row, int col) const {
   if (null(row, col)) return std::nullopt;
   return str(row, col);
@@ -58,22 +61,22 @@ std::string one_line(const char* msg) {
 
 PgConn::PgConn(const PgOptions& opt) : opt_(opt) {
   const auto deadline = Clock::now() + opt_.connect_timeout;
-  conn_ = PQconnectStart(opt_.conninfo.c_str());
+  conn_ = pq().PQconnectStart(opt_.conninfo.c_str());
   if (!conn_) throw StorageUnavailable("PostgreSQL: out of memory connecting");
-  if (PQstatus(conn_) == CONNECTION_BAD) broken("cannot connect: " + one_line(PQerrorMessage(conn_)));
+  if (pq().PQstatus(conn_) == CONNECTION_BAD) broken("cannot connect: " + one_line(pq().PQerrorMessage(conn_)));
   // The poll loop libpq documents for PQconnectStart: wait for what the
   // last step asked (readable or writable), within our own deadline.
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   for (;;) {
     if (st == PGRES_POLLING_OK) break;
-    if (st == PGRES_POLLING_FAILED) broken("cannot connect: " + one_line(PQerrorMessage(conn_)));
+    if (st == PGRES_POLLING_FAILED) broken("cannot connect: " + one_line(pq().PQerrorMessage(conn_)));
     wait_socket(st == PGRES_POLLING_WRITING, deadline);
-    st = PQconnectPoll(conn_);
+    st = pq().PQconnectPoll(conn_);
   }
-  if (PQsetnonblocking(conn_, 1) != 0) broken("cannot set non-blocking mode");
+  if (pq().PQsetnonblocking(conn_, 1) != 0) broken("cannot set non-blocking mode");
   // The server's NOTICEs ("relation already exists, skipping") are for a
   // person at psql; libpq would print them on our standard error.
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  pq().PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   // Times are integers, text is UTF-8, and the server never waits on a
   // lock longer than our own deadline would let us wait for it.
   exec("SET client_encoding = 'UTF8'; SET lock_timeout = " +
@@ -82,14 +85,14 @@ PgConn::PgConn(const PgOptions& opt) : opt_(opt) {
 }
 
 PgConn::~PgConn() {
-  if (conn_) PQfinish(conn_);
+  if (conn_) pq().PQfinish(conn_);
 }
 
-int PgConn::socket() const { return conn_ ? PQsocket(conn_) : -1; }
+int PgConn::socket() const { return conn_ ? pq().PQsocket(conn_) : -1; }
 
 void PgConn::broken(const std::string& why) {
   if (conn_) {
-    PQfinish(conn_);
+    pq().PQfinish(conn_);
     conn_ = nullptr;
   }
   throw StorageUnavailable("PostgreSQL: " + why);
@@ -99,7 +102,7 @@ void PgConn::wait_socket(bool for_write, Clock::time_point deadline) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) broken("no answer within the timeout");
-    pollfd p{PQsocket(conn_), static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+    pollfd p{pq().PQsocket(conn_), static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
     if (p.fd < 0) broken("connection lost");
     int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (n > 0) return;
@@ -116,38 +119,38 @@ PgResult PgConn::exec(std::string_view sql, const std::vector<PgParam>& params,
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   const std::string text(sql);
   int sent = params.empty()
-                 ? PQsendQuery(conn_, text.c_str())
-                 : PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                 ? pq().PQsendQuery(conn_, text.c_str())
+                 : pq().PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
                                      values.data(), nullptr, nullptr, 0);
-  if (!sent) broken(one_line(PQerrorMessage(conn_)));
+  if (!sent) broken(one_line(pq().PQerrorMessage(conn_)));
   // Non-blocking mode: flush what is queued, waiting for the socket.
   for (;;) {
-    int f = PQflush(conn_);
+    int f = pq().PQflush(conn_);
     if (f == 0) break;
-    if (f < 0) broken(one_line(PQerrorMessage(conn_)));
+    if (f < 0) broken(one_line(pq().PQerrorMessage(conn_)));
     wait_socket(true, deadline);
-    if (!PQconsumeInput(conn_)) broken(one_line(PQerrorMessage(conn_)));
+    if (!pq().PQconsumeInput(conn_)) broken(one_line(pq().PQerrorMessage(conn_)));
   }
   // Collect every result; keep the last, report the first error.
   PgResult last;
   std::optional<PgError> error;
   for (;;) {
-    while (PQisBusy(conn_)) {
+    while (pq().PQisBusy(conn_)) {
       wait_socket(false, deadline);
-      if (!PQconsumeInput(conn_)) broken(one_line(PQerrorMessage(conn_)));
+      if (!pq().PQconsumeInput(conn_)) broken(one_line(pq().PQerrorMessage(conn_)));
     }
-    PGresult* r = PQgetResult(conn_);
+    PGresult* r = pq().PQgetResult(conn_);
     if (!r) break;
-    ExecStatusType s = PQresultStatus(r);
+    ExecStatusType s = pq().PQresultStatus(r);
     if (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE || s == PGRES_NONFATAL_ERROR) {
-      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-      if (!error) error.emplace(state ? state : "", one_line(PQresultErrorMessage(r)));
-      PQclear(r);
+      const char* state = pq().PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      if (!error) error.emplace(state ? state : "", one_line(pq().PQresultErrorMessage(r)));
+      pq().PQclear(r);
       continue;
     }
     last = PgResult(r);
   }
-  if (PQstatus(conn_) == CONNECTION_BAD) broken("connection lost");
+  if (pq().PQstatus(conn_) == CONNECTION_BAD) broken("connection lost");
   if (error) {
     // Class 08 (connection exception), 57P (operator intervention: the
     // server shutting down or restarting), 53 (insufficient resources):
@@ -168,15 +171,15 @@ void PgConn::exec_script(std::string_view sql) { exec(sql); }
 
 void PgConn::consume_input() {
   if (!conn_) throw StorageUnavailable("PostgreSQL: connection lost");
-  if (!PQconsumeInput(conn_)) broken(one_line(PQerrorMessage(conn_)));
+  if (!pq().PQconsumeInput(conn_)) broken(one_line(pq().PQerrorMessage(conn_)));
 }
 
 std::vector<std::pair<std::string, std::string>> PgConn::take_notifications() {
   std::vector<std::pair<std::string, std::string>> out;
   if (!conn_) return out;
-  while (PGnotify* n = PQnotifies(conn_)) {
+  while (PGnotify* n = pq().PQnotifies(conn_)) {
     out.emplace_back(n->relname ? n->relname : "", n->extra ? n->extra : "");
-    PQfreemem(n);
+    pq().PQfreemem(n);
   }
   return out;
 }
@@ -219,7 +222,7 @@ PgPool::Lease PgPool::take() {
 
 void PgPool::give_back(std::unique_ptr<PgConn> c) {
   std::lock_guard lock(mu_);
-  if (c->ok() && PQtransactionStatus(c->raw()) == PQTRANS_IDLE) {
+  if (c->ok() && pq().PQtransactionStatus(c->raw()) == PQTRANS_IDLE) {
     idle_.push_back(std::move(c));
   } else {
     --open_;  // broken, or left inside a transaction: dropped
@@ -229,11 +232,11 @@ void PgPool::give_back(std::unique_ptr<PgConn> c) {
 
 std::string pg_conninfo_error(const std::string& conninfo) {
   char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  PQconninfoOption* opts = pq().PQconninfoParse(conninfo.c_str(), &err);
   std::string out;
   if (!opts) out = err ? one_line(err) : "not a connection string libpq accepts";
-  if (opts) PQconninfoFree(opts);
-  if (err) PQfreemem(err);
+  if (opts) pq().PQconninfoFree(opts);
+  if (err) pq().PQfreemem(err);
   return out;
 }
 
