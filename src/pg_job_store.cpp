@@ -115,7 +115,7 @@ PgJobStore::~PgJobStore() {
   inserter_ = {};
   // Inserts still queued (none, unless the inserter died): refused.
   for (auto& p : inserts_)
-    p->done.set_exception(std::make_exception_ptr(StorageUnavailable("store closed")));
+    p->done.set_value({InsertResult{InsertOutcome::QueueFull, {}}, "store closed"});
 }
 
 // ---- health
@@ -213,7 +213,9 @@ InsertResult PgJobStore::insert(const NewJob& job, int64_t now_ms) {
     inserts_.push_back(std::move(p));
   }
   insert_cv_.notify_one();
-  return fut.get();
+  auto [result, error] = fut.get();
+  if (!error.empty()) throw StorageUnavailable(error);
+  return result;
 }
 
 void PgJobStore::inserter_loop(std::stop_token st) {
@@ -229,15 +231,20 @@ void PgJobStore::inserter_loop(std::stop_token st) {
         inserts_.pop_front();
       }
     }
+    std::string failed;
     try {
       insert_batch(batch);
+      continue;
+    } catch (const std::exception& e) {
+      failed = e.what();
     } catch (...) {
-      for (auto& p : batch) {
-        try {
-          p->done.set_exception(std::current_exception());
-        } catch (const std::future_error&) {
-          // already answered before the failure
-        }
+      failed = "PostgreSQL: insert failed";
+    }
+    for (auto& p : batch) {
+      try {
+        p->done.set_value({InsertResult{InsertOutcome::QueueFull, {}}, failed});
+      } catch (const std::future_error&) {
+        // already answered before the failure
       }
     }
   }
@@ -335,7 +342,7 @@ void PgJobStore::insert_batch(std::vector<std::unique_ptr<PendingInsert>>& batch
     }
   commits_.fetch_add(1, std::memory_order_relaxed);
   committed_ops_.fetch_add(created, std::memory_order_relaxed);
-  for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+  for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value({std::move(results[i]), ""});
 }
 
 // ---- reads

@@ -97,7 +97,11 @@ class PgJobStore final : public JobStore {
   struct PendingInsert {
     NewJob job;
     int64_t now_ms;
-    std::promise<InsertResult> done;
+    // The result, or why the batch failed. An error travels as text and is
+    // thrown by the waiting thread itself: an exception object shared
+    // between threads through exception_ptr is freed by whichever drops it
+    // last, which ThreadSanitizer cannot follow into libstdc++.
+    std::promise<std::pair<InsertResult, std::string>> done;
   };
   // Runs fn(conn) on a pooled connection; records the database's health.
   template <class F>
