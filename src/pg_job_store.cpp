@@ -479,11 +479,11 @@ void PgJobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms)
                  "lease_owner = NULL, lease_until = NULL" + held, p);
           break;
       }
-      if (r.rows() > 0) {
-        terminal.push_back(o.seq);
-        c.exec("SELECT pg_notify('mlgate_done', $1)", {std::to_string(o.seq)});
-      }
+      if (r.rows() > 0) terminal.push_back(o.seq);
     }
+    // One round trip tells every instance of every job this batch finished.
+    if (!terminal.empty())
+      c.exec("SELECT pg_notify('mlgate_done', s::text) FROM unnest($1::bigint[]) AS s", {seq_array(terminal)});
   });
   for (int64_t seq : terminal) waiters_.notify(seq);
 }

@@ -73,6 +73,9 @@ CREATE TABLE mlgate_jobs (
 CREATE INDEX mlgate_jobs_by_owner ON mlgate_jobs(owner, seq);
 CREATE INDEX mlgate_jobs_pending ON mlgate_jobs(seq) WHERE status = 'pending';
 CREATE INDEX mlgate_jobs_running ON mlgate_jobs(lease_until) WHERE status = 'running';
+-- The unfinished count each insert batch checks the bound against: it reads
+-- only the unfinished jobs, however many finished ones the table keeps.
+CREATE INDEX mlgate_jobs_unfinished ON mlgate_jobs(seq) WHERE status IN ('pending','running');
 CREATE INDEX mlgate_jobs_by_finish ON mlgate_jobs(finished_at) WHERE finished_at IS NOT NULL;
 CREATE UNIQUE INDEX mlgate_jobs_by_idempotency ON mlgate_jobs(owner, idempotency_key)
   WHERE idempotency_key IS NOT NULL;
