@@ -167,8 +167,6 @@ PgResult PgConn::exec(std::string_view sql, const std::vector<PgParam>& params,
   return last;
 }
 
-void PgConn::exec_script(std::string_view sql) { exec(sql); }
-
 void PgConn::consume_input() {
   if (!conn_) throw StorageUnavailable("PostgreSQL: connection lost");
   if (!pq().PQconsumeInput(conn_)) broken(one_line(pq().PQerrorMessage(conn_)));

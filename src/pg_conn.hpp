@@ -80,8 +80,6 @@ class PgConn {
   // the query timeout (or `timeout`, when given).
   PgResult exec(std::string_view sql, const std::vector<PgParam>& params = {},
                 std::optional<std::chrono::milliseconds> timeout = std::nullopt);
-  // Several statements in one round trip, no parameters (BEGIN; ...).
-  void exec_script(std::string_view sql);
 
   // False once a call found the connection broken: the pool drops it.
   bool ok() const { return conn_ != nullptr; }

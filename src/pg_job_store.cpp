@@ -5,6 +5,7 @@
 
 #include "api_key.hpp"  // random_bytes
 #include "clock.hpp"
+#include "hex.hpp"
 #include "log.hpp"
 #include "pg_listener.hpp"
 #include "pg_schema.hpp"
@@ -47,17 +48,6 @@ std::optional<Job> one_job(const PgResult& r) {
   return read_job(r, 0);
 }
 
-std::string hex(std::string_view bytes) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
-
 std::string seq_array(const std::vector<int64_t>& seqs) {
   std::string a = "{";
   for (size_t i = 0; i < seqs.size(); ++i) a += (i ? "," : "") + std::to_string(seqs[i]);
@@ -74,9 +64,9 @@ std::vector<ClaimedJob> read_claimed(const PgResult& r) {
 }
 
 std::string new_instance_id() {
-  uint64_t r[2];
-  random_bytes(r, sizeof r);
-  return hex(std::string_view(reinterpret_cast<const char*>(r), sizeof r)).substr(0, 16);
+  uint64_t r;
+  random_bytes(&r, sizeof r);
+  return to_hex(&r, sizeof r);
 }
 
 }  // namespace
@@ -283,8 +273,8 @@ void PgJobStore::insert_batch(std::vector<std::unique_ptr<PendingInsert>>& batch
                                {nj.owner, *nj.idempotency_key});
         if (prev.rows() > 0) {
           res.job = read_job(prev, 0);
-          res.outcome = prev.str(0, 14) == hex(nj.request_hash) ? InsertOutcome::Replayed
-                                                                : InsertOutcome::Conflict;
+          const bool same = prev.str(0, 14) == to_hex(nj.request_hash.data(), nj.request_hash.size());
+          res.outcome = same ? InsertOutcome::Replayed : InsertOutcome::Conflict;
           continue;
         }
       }
@@ -321,7 +311,8 @@ void PgJobStore::insert_batch(std::vector<std::unique_ptr<PendingInsert>>& batch
         params.push_back(nj.key_id);
         params.push_back(nj.input);
         params.push_back(nj.idempotency_key);
-        params.push_back(nj.idempotency_key ? PgParam(hex(nj.request_hash)) : std::nullopt);
+        params.push_back(nj.idempotency_key ? PgParam(to_hex(nj.request_hash.data(), nj.request_hash.size()))
+                                            : std::nullopt);
         params.push_back(std::to_string(batch[i]->now_ms));
       }
       sql += " RETURNING uuid, seq";

@@ -88,12 +88,9 @@ class PgJobStore final : public JobStore {
   bool shared() const override { return true; }
   void set_events(JobStoreEvents ev) override;
 
-  // This instance's id in lease_owner (random per process start).
-  const std::string& instance() const { return instance_; }
-  // Renews this instance's leases now (the keeper does it every second).
-  void heartbeat();
-
  private:
+  // Renews this instance's leases (the keeper, every second).
+  void heartbeat();
   struct PendingInsert {
     NewJob job;
     int64_t now_ms;
@@ -118,7 +115,7 @@ class PgJobStore final : public JobStore {
   void announce_cancel(int64_t seq) const;
 
   PgJobStoreOptions opt_;
-  std::string instance_;
+  std::string instance_;  // this instance's id in lease_owner (random per start)
   mutable PgPool pool_;
   CursorKey cursor_key_{};
   JobWaiters waiters_;

@@ -5,6 +5,7 @@
 
 #include "api_key.hpp"
 #include "clock.hpp"
+#include "hex.hpp"
 #include "job_store.hpp"  // StorageUnavailable
 #include "pg_listener.hpp"
 #include "pg_schema.hpp"
@@ -32,16 +33,6 @@ KeyRecord read_key(const PgResult& r, int row) {
   return k;
 }
 
-std::string hex_hash(const KeyHash& h) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (uint8_t c : h) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
-
 std::optional<KeyHash> unhex_hash(const std::string& s) {
   if (s.size() != 64) return std::nullopt;
   KeyHash h{};
@@ -61,7 +52,7 @@ std::optional<KeyHash> unhex_hash(const std::string& s) {
 void insert_key(PgConn& c, const std::string& key, const KeyRecord& r) {
   c.exec("INSERT INTO mlgate_api_keys (id, hash, name, owner, tier, scopes, created_at, expires_at) "
          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-         {r.id, hex_hash(sha256(key)), r.name, r.owner, r.tier, format_scopes(r.scopes),
+         {r.id, to_hex(sha256(key).data(), sizeof(KeyHash)), r.name, r.owner, r.tier, format_scopes(r.scopes),
           std::to_string(r.created_at),
           r.expires_at ? PgParam(std::to_string(*r.expires_at)) : std::nullopt});
 }
@@ -243,7 +234,6 @@ bool PgKeyStore::check_locked() {
         snapshot_ = std::move(next);
       }
       generation_ = gen;
-      reloads_.fetch_add(1, std::memory_order_relaxed);
       return true;
     }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   });

@@ -64,9 +64,6 @@ class PgKeyStore final : public KeyStore {
   std::vector<std::string> active_outside(const std::map<std::string, std::string>& tiers,
                                           int64_t now_ms) const override;
 
-  // For tests: snapshot reloads so far.
-  uint64_t reloads() const { return reloads_.load(std::memory_order_relaxed); }
-
  private:
   using Map = std::unordered_map<KeyHash, std::shared_ptr<const KeyRecord>, KeyHashHasher>;
   template <class F>
@@ -92,7 +89,6 @@ class PgKeyStore final : public KeyStore {
   std::shared_ptr<const Map> snapshot_;
   std::mutex used_mu_;  // guards used_
   std::unordered_map<std::string, int64_t> used_;
-  std::atomic<uint64_t> reloads_{0};
 
   std::unique_ptr<PgListener> listener_;  // last: stopped first
 };

@@ -33,6 +33,7 @@ void PgListener::stop() {
 void PgListener::run(std::stop_token st) {
   auto backoff = std::chrono::milliseconds(100);
   bool was_down = false;
+  int idle = 0;  // quiet polls in a row
   while (!st.stop_requested()) {
     std::unique_ptr<PgConn> c;
     try {
@@ -54,7 +55,6 @@ void PgListener::run(std::stop_token st) {
         if (n == 0) {
           // Idle: a cheap round trip now and then tells a silent dead
           // server (no FIN) from a quiet one.
-          static thread_local int idle = 0;
           if (++idle % 20 == 0) c->exec("SELECT 1");
         }
       }

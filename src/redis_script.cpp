@@ -2,6 +2,7 @@
 // Redis (see redis_limiter.hpp), and its SHA-1 for EVALSHA.
 #include <openssl/sha.h>
 
+#include "hex.hpp"
 #include "redis_limiter.hpp"
 
 namespace mlgate {
@@ -74,13 +75,7 @@ const std::string& redis_gcra_sha() {
     unsigned char md[SHA_DIGEST_LENGTH];
     const std::string& s = redis_gcra_script();
     SHA1(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : md) {
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
-    }
-    return out;
+    return to_hex(md, sizeof md);
   }();
   return sha;
 }
