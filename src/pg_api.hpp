@@ -17,7 +17,8 @@ namespace mlgate {
   X(PQclear) X(PQconnectPoll) X(PQconnectStart) X(PQconninfoFree) X(PQconninfoParse)        \
   X(PQconsumeInput) X(PQerrorMessage) X(PQfinish) X(PQflush) X(PQfreemem) X(PQgetResult)    \
   X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQisBusy) X(PQnotifies) X(PQntuples)        \
-  X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQuery)           \
+  X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) X(PQsendPrepare)         \
+  X(PQsendQuery) X(PQsendQueryPrepared)                                                     \
   X(PQsendQueryParams) X(PQsetNoticeProcessor) X(PQsetnonblocking) X(PQsocket) X(PQstatus) \
   X(PQtransactionStatus)
 

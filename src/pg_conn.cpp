@@ -123,6 +123,30 @@ PgResult PgConn::exec(std::string_view sql, const std::vector<PgParam>& params,
                  : pq().PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
                                      values.data(), nullptr, nullptr, 0);
   if (!sent) broken(one_line(pq().PQerrorMessage(conn_)));
+  return collect(deadline);
+}
+
+PgResult PgConn::exec_prepared(const std::string& sql, const std::vector<PgParam>& params) {
+  if (!conn_) throw StorageUnavailable("PostgreSQL: connection lost");
+  const auto deadline = Clock::now() + opt_.query_timeout;
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    const std::string name = "mlgate_" + std::to_string(prepared_.size());
+    if (!pq().PQsendPrepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr))
+      broken(one_line(pq().PQerrorMessage(conn_)));
+    collect(deadline);  // throws when the text does not prepare
+    it = prepared_.emplace(sql, name).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  if (!pq().PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()), values.data(),
+                                nullptr, nullptr, 0))
+    broken(one_line(pq().PQerrorMessage(conn_)));
+  return collect(deadline);
+}
+
+PgResult PgConn::collect(Clock::time_point deadline) {
   // Non-blocking mode: flush what is queued, waiting for the socket.
   for (;;) {
     int f = pq().PQflush(conn_);
@@ -226,6 +250,24 @@ void PgPool::give_back(std::unique_ptr<PgConn> c) {
     --open_;  // broken, or left inside a transaction: dropped
   }
   cv_.notify_one();
+}
+
+std::string pg_array(const std::vector<PgParam>& items) {
+  std::string a = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) a += ',';
+    if (!items[i]) {
+      a += "NULL";
+      continue;
+    }
+    a += '"';
+    for (char ch : *items[i]) {
+      if (ch == '"' || ch == '\\') a += '\\';
+      a += ch;
+    }
+    a += '"';
+  }
+  return a + "}";
 }
 
 std::string pg_conninfo_error(const std::string& conninfo) {

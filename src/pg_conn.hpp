@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 typedef struct pg_conn PGconn;
@@ -81,6 +82,13 @@ class PgConn {
   PgResult exec(std::string_view sql, const std::vector<PgParam>& params = {},
                 std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
+  // exec() for the statements run many times a second (inserts, claims,
+  // outcomes, reads by id): prepared once per connection, on first use, so
+  // the server parses and plans the text once, not on every call. `sql`
+  // must be a fixed text (it is the cache key; the cache lives and dies
+  // with the connection).
+  PgResult exec_prepared(const std::string& sql, const std::vector<PgParam>& params);
+
   // False once a call found the connection broken: the pool drops it.
   bool ok() const { return conn_ != nullptr; }
   PGconn* raw() { return conn_; }
@@ -93,9 +101,13 @@ class PgConn {
  private:
   [[noreturn]] void broken(const std::string& why);
   void wait_socket(bool for_write, std::chrono::steady_clock::time_point deadline);
+  // After a PQsend*: flushes, waits for every result up to `deadline`,
+  // returns the last and throws for the first error.
+  PgResult collect(std::chrono::steady_clock::time_point deadline);
 
   PgOptions opt_;
   PGconn* conn_ = nullptr;
+  std::unordered_map<std::string, std::string> prepared_;  // statement text -> name
 };
 
 // fn(c) between `begin` and COMMIT; when fn throws, ROLLBACK (on a
@@ -163,6 +175,12 @@ class PgPool {
   std::vector<std::unique_ptr<PgConn>> idle_;
   size_t open_ = 0;  // connections made and not dropped (idle or leased)
 };
+
+// A one-dimensional array literal ({"a","b\"c",NULL} for a, b"c and NULL) for a text[] or
+// numeric array parameter: one statement then carries a whole batch
+// (unnest), one round trip instead of one per row. Every element is quoted
+// and escaped, so any text is data, never syntax.
+std::string pg_array(const std::vector<PgParam>& items);
 
 // "" when libpq accepts `conninfo` (URL or key=value), else why not.
 std::string pg_conninfo_error(const std::string& conninfo);

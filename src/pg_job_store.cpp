@@ -1,6 +1,8 @@
 #include "pg_job_store.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "api_key.hpp"  // random_bytes
@@ -52,6 +54,27 @@ std::string seq_array(const std::vector<int64_t>& seqs) {
   std::string a = "{";
   for (size_t i = 0; i < seqs.size(); ++i) a += (i ? "," : "") + std::to_string(seqs[i]);
   return a + "}";
+}
+
+// "12,13,20" (a mlgate_done payload: the jobs one batch finished) -> seqs.
+std::vector<int64_t> seq_list(const std::string& text) {
+  std::vector<int64_t> out;
+  for (const char* p = text.c_str(); *p;) {
+    char* end = nullptr;
+    const long long v = std::strtoll(p, &end, 10);
+    if (end == p) break;  // not a number: nothing more to read
+    out.push_back(v);
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
+}
+
+// Every digit of a double (std::to_string keeps six decimals: an exec
+// model's 1e-9 would be stored as 0).
+std::string float_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
 }
 
 std::vector<ClaimedJob> read_claimed(const PgResult& r) {
@@ -187,7 +210,7 @@ void PgJobStore::on_notify(const std::string& channel, const std::string& payloa
     if (payload == instance_) return;
     announce_jobs();
   } else if (channel == "mlgate_done") {
-    waiters_.notify(std::strtoll(payload.c_str(), nullptr, 10));
+    for (int64_t seq : seq_list(payload)) waiters_.notify(seq);
   } else if (channel == "mlgate_cancel") {
     announce_cancel(std::strtoll(payload.c_str(), nullptr, 10));
   }
@@ -243,6 +266,49 @@ void PgJobStore::inserter_loop(std::stop_token st) {
 void PgJobStore::insert_batch(std::vector<std::unique_ptr<PendingInsert>>& batch) {
   std::vector<InsertResult> results(batch.size(), InsertResult{InsertOutcome::Created, {}});
   size_t created = 0;
+  const bool any_idempotency = std::any_of(batch.begin(), batch.end(),
+                                           [](const auto& p) { return p->job.idempotency_key.has_value(); });
+  if (!any_idempotency) {
+    // The common batch: one statement (schema version 2's function) takes
+    // the insert lock, checks the bound, inserts what fits and wakes the
+    // other instances; its implicit transaction has committed when it returns.
+    std::vector<PgParam> uuid, owner, key_id, input, created_at;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Job& j = results[i].job;
+      j.uuid = new_job_uuid(batch[i]->now_ms);
+      j.owner = batch[i]->job.owner;
+      j.key_id = batch[i]->job.key_id;
+      j.status = JobStatus::Pending;
+      j.created_at = batch[i]->now_ms;
+      uuid.push_back(j.uuid);
+      owner.push_back(j.owner);
+      key_id.push_back(j.key_id);
+      input.push_back(batch[i]->job.input);
+      created_at.push_back(std::to_string(j.created_at));
+    }
+    std::map<std::string, int64_t> seq_of;
+    with_conn([&](PgConn& c) {
+      PgResult r = c.exec_prepared("SELECT job_uuid, job_seq FROM mlgate_insert_jobs($1, $2, $3, $4, $5, $6, $7)",
+                          {pg_array(uuid), pg_array(owner), pg_array(key_id), pg_array(input),
+                           pg_array(created_at), std::to_string(opt_.queue_max), instance_});
+      for (int k = 0; k < r.rows(); ++k) seq_of[r.str(k, 0)] = r.i64(k, 1);
+    });
+    for (auto& res : results) {
+      auto it = seq_of.find(res.job.uuid);
+      if (it == seq_of.end()) {
+        res = {InsertOutcome::QueueFull, {}};
+      } else {
+        res.job.seq = it->second;
+        ++created;
+      }
+    }
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    committed_ops_.fetch_add(created, std::memory_order_relaxed);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value({std::move(results[i]), ""});
+    return;
+  }
+  // A batch with Idempotency-Keys: their earlier jobs are looked up under
+  // the insert lock, in one transaction with the insert.
   with_tx([&](PgConn& c) {
     created = 0;
     c.exec(kInsertLock);
@@ -340,20 +406,20 @@ void PgJobStore::insert_batch(std::vector<std::unique_ptr<PendingInsert>>& batch
 
 std::optional<Job> PgJobStore::get(std::string_view uuid, std::string_view owner) {
   return with_conn([&](PgConn& c) {
-    return one_job(c.exec("SELECT " JOB_COLS " FROM mlgate_jobs WHERE uuid = $1 AND owner = $2",
+    return one_job(c.exec_prepared("SELECT " JOB_COLS " FROM mlgate_jobs WHERE uuid = $1 AND owner = $2",
                           {std::string(uuid), std::string(owner)}));
   });
 }
 
 std::optional<Job> PgJobStore::get_any(std::string_view uuid) {
   return with_conn([&](PgConn& c) {
-    return one_job(c.exec("SELECT " JOB_COLS " FROM mlgate_jobs WHERE uuid = $1", {std::string(uuid)}));
+    return one_job(c.exec_prepared("SELECT " JOB_COLS " FROM mlgate_jobs WHERE uuid = $1", {std::string(uuid)}));
   });
 }
 
 std::optional<Job> PgJobStore::get_by_seq(int64_t seq) {
   return with_conn([&](PgConn& c) {
-    return one_job(c.exec("SELECT " JOB_COLS " FROM mlgate_jobs WHERE seq = $1", {std::to_string(seq)}));
+    return one_job(c.exec_prepared("SELECT " JOB_COLS " FROM mlgate_jobs WHERE seq = $1", {std::to_string(seq)}));
   });
 }
 
@@ -362,7 +428,7 @@ JobStore::Page PgJobStore::list(const JobQuery& q) {
   with_conn([&](PgConn& c) {
     // A NULL parameter is "no filter"; with an owner the plan stays on the
     // (owner, seq) index.
-    PgResult r = c.exec(
+    PgResult r = c.exec_prepared(
         q.owner ? "SELECT " JOB_COLS " FROM mlgate_jobs WHERE owner = $1 AND "
                   "($2::text IS NULL OR status = $2) AND seq < $3 ORDER BY seq DESC LIMIT $4"
                 : "SELECT " JOB_COLS " FROM mlgate_jobs WHERE ($1::text IS NULL OR true) AND "
@@ -412,7 +478,7 @@ std::vector<std::pair<int64_t, int64_t>> PgJobStore::pending_jobs() {
 std::vector<ClaimedJob> PgJobStore::claim(const std::vector<int64_t>& seqs, int64_t now_ms) {
   if (seqs.empty()) return {};
   return with_conn([&](PgConn& c) {
-    return read_claimed(c.exec(
+    return read_claimed(c.exec_prepared(
         std::string("UPDATE mlgate_jobs SET status = 'running', attempts = attempts + 1, "
                     "started_at = greatest($2, created_at), lease_owner = $3, lease_until = ") +
             kPgNowMs + " + $4 WHERE seq IN (SELECT seq FROM mlgate_jobs WHERE seq = ANY($1::bigint[]) "
@@ -423,7 +489,7 @@ std::vector<ClaimedJob> PgJobStore::claim(const std::vector<int64_t>& seqs, int6
 
 std::vector<ClaimedJob> PgJobStore::claim_next(size_t limit, int64_t now_ms) {
   return with_conn([&](PgConn& c) {
-    return read_claimed(c.exec(
+    return read_claimed(c.exec_prepared(
         std::string("UPDATE mlgate_jobs SET status = 'running', attempts = attempts + 1, "
                     "started_at = greatest($1, created_at), lease_owner = $3, lease_until = ") +
             kPgNowMs + " + $4 WHERE seq IN (SELECT seq FROM mlgate_jobs WHERE status = 'pending' "
@@ -435,6 +501,37 @@ std::vector<ClaimedJob> PgJobStore::claim_next(size_t limit, int64_t now_ms) {
 
 void PgJobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms) {
   std::vector<int64_t> terminal;
+  const bool all_completed = std::all_of(outcomes.begin(), outcomes.end(),
+                                         [](const JobOutcome& o) { return o.kind == JobOutcome::Completed; });
+  if (all_completed && !outcomes.empty()) {
+    // The common batch: every result in one statement (one round trip, one
+    // commit), under the same lease and attempt conditions as below.
+    std::vector<PgParam> seq, attempt, label, score, result;
+    for (const JobOutcome& o : outcomes) {
+      seq.push_back(std::to_string(o.seq));
+      attempt.push_back(std::to_string(o.attempt));
+      label.push_back(o.label);
+      score.push_back(float_text(o.score));
+      result.push_back(o.detail_json);
+    }
+    with_conn([&](PgConn& c) {
+      PgResult r = c.exec_prepared(
+          "WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[], $5::text[]) "
+          "AS u(seq, attempt, label, score, result)), "
+          "done AS (UPDATE mlgate_jobs j SET status = 'completed', result_label = u.label, "
+          "result_score = u.score, result = u.result, error = NULL, "
+          "finished_at = greatest($7::bigint, j.started_at), lease_owner = NULL, lease_until = NULL "
+          "FROM u WHERE j.seq = u.seq AND j.status = 'running' AND j.lease_owner = $6 "
+          "AND (u.attempt = 0 OR j.attempts = u.attempt) RETURNING j.seq) "
+          "SELECT string_agg(seq::text, ','), pg_notify('mlgate_done', string_agg(seq::text, ',')) "
+          "FROM done HAVING count(*) > 0",
+          {pg_array(seq), pg_array(attempt), pg_array(label), pg_array(score), pg_array(result), instance_,
+           std::to_string(now_ms)});
+      terminal = r.rows() > 0 ? seq_list(r.str(0, 0)) : std::vector<int64_t>{};
+    });
+    for (int64_t s : terminal) waiters_.notify(s);
+    return;
+  }
   with_tx([&](PgConn& c) {
     terminal.clear();
     // Every update: only while the job runs under this instance's lease,
@@ -447,7 +544,7 @@ void PgJobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms)
       PgResult r;
       switch (o.kind) {
         case JobOutcome::Completed:
-          p.insert(p.end(), {o.label, std::to_string(o.score), o.detail_json, std::to_string(now_ms)});
+          p.insert(p.end(), {o.label, float_text(o.score), o.detail_json, std::to_string(now_ms)});
           r = c.exec("UPDATE mlgate_jobs SET status = 'completed', result_label = $4, result_score = $5, "
                      "result = $6, error = NULL, finished_at = greatest($7, started_at), "
                      "lease_owner = NULL, lease_until = NULL" + held + " RETURNING seq",
@@ -474,7 +571,7 @@ void PgJobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms)
     }
     // One round trip tells every instance of every job this batch finished.
     if (!terminal.empty())
-      c.exec("SELECT pg_notify('mlgate_done', s::text) FROM unnest($1::bigint[]) AS s", {seq_array(terminal)});
+      c.exec("SELECT pg_notify('mlgate_done', array_to_string($1::bigint[], ','))", {seq_array(terminal)});
   });
   for (int64_t seq : terminal) waiters_.notify(seq);
 }

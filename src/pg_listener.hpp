@@ -2,13 +2,14 @@
 // mlgate's channels and hands each notification to a callback.
 //
 // How instances hear of each other: a commit that inserts jobs notifies
-// "mlgate_jobs", one that finishes or cancels a job "mlgate_done" (payload:
-// the job's seq), a cancel of a running job "mlgate_cancel" (seq), a key
-// change "mlgate_keys" (a trigger). PostgreSQL delivers a notification only
-// after its transaction commits, and only to connections listening then: a
-// notification sent while this connection was down is lost, so after every
-// (re)connection the listener calls on_connected, whose job is to look at
-// the database for what may have been missed.
+// "mlgate_jobs", one that finishes or cancels jobs "mlgate_done" (payload:
+// their seqs, comma-separated, one notification per batch), a cancel of a
+// running job "mlgate_cancel" (seq), a key change "mlgate_keys" (a trigger).
+// PostgreSQL delivers a notification only after its transaction commits,
+// and only to connections listening then: a notification sent while this
+// connection was down is lost, so after every (re)connection the listener
+// calls on_connected, whose job is to look at the database for what may
+// have been missed.
 //
 // The database going away is not an error here: the thread reconnects with
 // a backoff (100 ms doubling to 2 s) until stop().

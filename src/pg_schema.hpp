@@ -15,7 +15,7 @@ namespace mlgate {
 
 class PgConn;
 
-inline constexpr int kPgSchemaVersion = 1;
+inline constexpr int kPgSchemaVersion = 2;
 
 struct PgSchemaTooNew : std::runtime_error {
   using std::runtime_error::runtime_error;

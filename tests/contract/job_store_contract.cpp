@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace mlgate::contract {
 
 namespace {
@@ -79,6 +81,40 @@ void run_job_store_contract(const JobStoreBackendFactory& make) {
     CHECK(s.get_by_seq(r.job.seq)->uuid == r.job.uuid);
     CHECK_FALSE(s.get_any("00000000-0000-7000-8000-000000000000"));
     CHECK(s.unfinished() == 1);
+  }
+
+  SUBCASE("any text and any score round-trip exactly: inputs, results and labels") {
+    // What a batched statement must carry as data, never as syntax: quotes,
+    // backslashes, braces and commas (array literals), the word NULL,
+    // spaces at the ends, non-ASCII; and every digit of a score.
+    const std::vector<std::string> texts = {
+        R"(a "quoted" word)", R"(back\slash\)", "{braces},{and}, commas", "NULL", " spaced ",
+        "caf\u00e9 \u2014 \xF0\x9F\x98\x80", "'single' ; DROP TABLE x; --", ""};
+    std::vector<int64_t> seqs;
+    for (const auto& t : texts) {
+      auto r = s.insert(job_for("alice", t), T0);
+      REQUIRE(r.outcome == InsertOutcome::Created);
+      seqs.push_back(r.job.seq);
+    }
+    REQUIRE(s.claim_next(texts.size(), T0 + 1).size() == texts.size());
+    std::vector<JobOutcome> outs;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      JobOutcome o = completed(seqs[i]);
+      o.label = texts[i];
+      o.score = i == 0 ? 1e-9 : -0.1234567890123 * static_cast<double>(i);
+      o.detail_json = nlohmann::json{{"echo", texts[i]}}.dump();
+      outs.push_back(o);
+    }
+    s.finish(outs, T0 + 2);
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      auto j = s.get_by_seq(seqs[i]);
+      REQUIRE(j);
+      CHECK(j->input == texts[i]);
+      CHECK(j->status == JobStatus::Completed);
+      CHECK(j->result_label == texts[i]);
+      CHECK(j->result_score == outs[i].score);
+      CHECK(j->result == outs[i].detail_json);
+    }
   }
 
   SUBCASE("an idempotency key replays its job, refuses another body, and is per owner") {
