@@ -15,6 +15,7 @@
 #   MLGATE_FUZZ_RUNS=N    stop a target after N executions (default: time only)
 #   MLGATE_FUZZ_NICE=N    run the fuzzers under `nice -n N` (default 0)
 #   MLGATE_FUZZ_BUILD=DIR the build directory (default build-fuzz)
+#   MLGATE_FUZZ_BUILD_ONLY=1  build the targets, run none
 # Every run appends its figures to DIR/fuzz-ledger.tsv (date, target,
 # seconds, executions, cov, ft, crashes), so long campaigns can be totalled.
 set -euo pipefail
@@ -34,6 +35,8 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
     -DMLGATE_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" >/dev/null
 fi
 nice -n "$niceness" cmake --build "$build" -j"$(nproc)" --target fuzz_targets >/dev/null
+# MLGATE_FUZZ_BUILD_ONLY=1: stop here (.ci/run builds ahead while the tests run).
+[[ -z ${MLGATE_FUZZ_BUILD_ONLY:-} ]] || exit 0
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then

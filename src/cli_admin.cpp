@@ -18,6 +18,7 @@
 #include "key_store.hpp"
 #include "database_url.hpp"
 #include "sqlite_stores.hpp"
+#include "usage_error.hpp"
 #if MLGATE_HAVE_LIBPQ
 #include "pg_stores.hpp"
 #endif
@@ -32,9 +33,6 @@ using json = nlohmann::json;
 // overflow the millisecond clock and end the key at once).
 constexpr int64_t kMaxDurationMs = 36'500LL * 86'400'000;
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 // The database (or a record in it) is not where the command looked: exit 1.
 struct NotFound : std::runtime_error {
   using std::runtime_error::runtime_error;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "sentiment.hpp"
+#include "usage_error.hpp"
 
 namespace mlgate {
 namespace {
@@ -22,9 +23,6 @@ constexpr const char* kUsage =
     "usage: mlgate predict [--model sentiment] [--lexicon FILE] [--text T]...\n"
     "  Scores each line of standard input (or each --text) and prints one JSON line per text.\n";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // Accepts "--name value" and "--name=value".
 PredictOptions parse_options(const std::vector<std::string>& args) {

@@ -27,7 +27,7 @@ std::string redact_pg(std::string_view url) {
   return out;
 }
 
-bool printable(std::string_view s) {
+bool no_control_chars(std::string_view s) {
   for (unsigned char c : s)
     if (c < 0x20 || c == 0x7f) return false;
   return true;
@@ -41,7 +41,7 @@ std::string DatabaseTarget::redacted() const {
 
 DatabaseUrlParse parse_database_url(std::string_view url) {
   DatabaseUrlParse r;
-  if (!printable(url)) {
+  if (!no_control_chars(url)) {
     r.error = "expected sqlite:///PATH or postgresql://...; the value holds control characters";
     return r;
   }

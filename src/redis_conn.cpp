@@ -18,11 +18,11 @@ std::string context_error(const redisContext* c) {
   return c->errstr[0] ? std::string(c->errstr) : std::string("connection lost");
 }
 
-std::string reply_text(const redisReply* r) {
+}  // namespace
+
+std::string redis_reply_text(const redisReply* r) {
   return r && r->str ? std::string(r->str, r->len).substr(0, 200) : std::string();
 }
-
-}  // namespace
 
 RedisConn::~RedisConn() { redisFree(ctx_); }
 
@@ -99,7 +99,7 @@ std::unique_ptr<RedisConn> RedisConn::open(const RedisTarget& target,
   }
   for (size_t i = 0; i < replies.size(); ++i) {
     if (replies[i]->type != REDIS_REPLY_ERROR) continue;
-    const std::string text = reply_text(replies[i].get());
+    const std::string text = redis_reply_text(replies[i].get());
     const bool is_auth = cmds[i][0] == "AUTH" || text.rfind("NOAUTH", 0) == 0;
     if (auth_refused) *auth_refused = is_auth;
     error = where + (is_auth ? "refused the credentials: " : "refused the connection set-up: ") + text;

@@ -41,6 +41,9 @@ struct ReplyDeleter {
 };
 using RedisReply = std::unique_ptr<redisReply, ReplyDeleter>;
 
+// A reply's text (an error's message), at most 200 bytes, for a log line.
+std::string redis_reply_text(const redisReply* r);
+
 class RedisConn {
  public:
   using Clock = std::chrono::steady_clock;

@@ -10,10 +10,6 @@ namespace {
 
 using Clock = RedisConn::Clock;
 
-std::string reply_text(const redisReply* r) {
-  return r && r->str ? std::string(r->str, r->len).substr(0, 200) : std::string();
-}
-
 bool is_error(const RedisReply& r, std::string_view prefix = "") {
   return r && r->type == REDIS_REPLY_ERROR &&
          std::string_view(r->str, r->len).substr(0, prefix.size()) == prefix;
@@ -119,7 +115,7 @@ LimitResult RedisLimiter::decide(std::span<const LimitCheck> checks) {
     if (!reply && !retry) return fail(where() + err);
   }
   if (!reply) return fail(where() + err);
-  if (reply->type == REDIS_REPLY_ERROR) return fail(where() + reply_text(reply.get()));
+  if (reply->type == REDIS_REPLY_ERROR) return fail(where() + redis_reply_text(reply.get()));
 
   // {now, allowed_1, tat_1, ...}: up to the first refusal, every check.
   const size_t m = reply->type == REDIS_REPLY_ARRAY ? reply->elements : 0;
@@ -181,7 +177,7 @@ ProbeResult RedisLimiter::probe() {
       if (retry) continue;
       return {false, false, where() + err};
     }
-    const std::string text = reply_text(r.get());
+    const std::string text = redis_reply_text(r.get());
     if (r->type == REDIS_REPLY_STRING && text == redis_gcra_sha()) return {true, false, ""};
     probe_conn_.reset();
     auth = is_error(r, "NOAUTH") || is_error(r, "WRONGPASS");

@@ -3,19 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ascii.hpp"
+
 namespace mlgate {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool is_token_char(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -146,19 +137,19 @@ void HeadScanner::header_line(std::string_view text, size_t end) {
     if ((c < 0x20 && c != '\t') || c == 0x7f)
       return refuse(400, "Control character in a header value");
   std::string_view value = trim_ows(raw);
-  if (iequals(name, "Host")) {
+  if (ascii_iequals(name, "Host")) {
     ++hosts_;
-  } else if (iequals(name, "Connection")) {
+  } else if (ascii_iequals(name, "Connection")) {
     while (!value.empty()) {  // a comma-separated list of tokens, any case
       size_t comma = value.find(',');
       std::string_view token = trim_ows(value.substr(0, comma));
-      if (iequals(token, "close")) close_token_ = true;
-      if (iequals(token, "keep-alive")) keep_alive_token_ = true;
+      if (ascii_iequals(token, "close")) close_token_ = true;
+      if (ascii_iequals(token, "keep-alive")) keep_alive_token_ = true;
       value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
     }
-  } else if (iequals(name, "Expect")) {
-    if (iequals(value, "100-continue")) v_.expect_continue = true;
-  } else if (iequals(name, "Content-Length")) {
+  } else if (ascii_iequals(name, "Expect")) {
+    if (ascii_iequals(value, "100-continue")) v_.expect_continue = true;
+  } else if (ascii_iequals(name, "Content-Length")) {
     ++lengths_;
     if (value.empty() || value.size() > 18) bad_length_ = true;
     for (char c : value) {
@@ -168,9 +159,9 @@ void HeadScanner::header_line(std::string_view text, size_t end) {
       }
       length_ = length_ * 10 + static_cast<uint64_t>(c - '0');
     }
-  } else if (iequals(name, "Transfer-Encoding")) {
+  } else if (ascii_iequals(name, "Transfer-Encoding")) {
     transfer_encoding_ = true;
-  } else if (iequals(name, "Range")) {
+  } else if (ascii_iequals(name, "Range")) {
     v_.dropped.emplace_back(line_start_, end - line_start_);
   }
 }

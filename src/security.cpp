@@ -1,21 +1,16 @@
 // security.cpp: see security.hpp.
 #include "security.hpp"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <array>
 
+#include "ascii.hpp"
 #include "config.hpp"
 #include "key_store.hpp"
 #include "server.hpp"
 
 namespace mlgate {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::optional<size_t> parse_content_length(std::string_view v) {
   if (v.empty() || v.size() > 18) return std::nullopt;
@@ -31,7 +26,7 @@ std::string_view presented_key(const RequestView& req) {
   if (req.api_key) return *req.api_key;
   constexpr std::string_view kBearer = "Bearer ";
   const auto auth = req.authorization;
-  if (auth.size() > kBearer.size() && iequals(auth.substr(0, kBearer.size()), kBearer))
+  if (auth.size() > kBearer.size() && ascii_iequals(auth.substr(0, kBearer.size()), kBearer))
     return auth.substr(kBearer.size());
   return {};
 }
@@ -48,7 +43,7 @@ void refuse(GateVerdict& v, int status, std::string detail) {
 // read, that is once the gate let the request through; a refusal goes out
 // instead, and the connection then closes, since the client may or may not
 // send the body after a refusal.
-bool RequestView::expects_continue() const { return iequals(expect, "100-continue"); }
+bool RequestView::expects_continue() const { return ascii_iequals(expect, "100-continue"); }
 
 bool RequestView::has_body() const {
   if (method == "POST" || transfer_encoding) return true;
@@ -210,7 +205,7 @@ bool Gate::check_framing(const RequestView& req, GateVerdict& v, bool& oversized
   if (post) {
     auto mime = req.content_type.substr(0, req.content_type.find(';'));
     while (!mime.empty() && mime.back() == ' ') mime.remove_suffix(1);
-    if (!iequals(mime, "application/json")) {
+    if (!ascii_iequals(mime, "application/json")) {
       refuse(v, 415, "Content-Type must be application/json");
       return false;
     }
