@@ -343,4 +343,11 @@ void Load::run(int t) {
   }
 }
 
+size_t line_count(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+std::string example_path(const std::string& name) {
+  auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  return (root / "examples" / name).string();
+}
+
 }  // namespace e2e

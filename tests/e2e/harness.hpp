@@ -99,6 +99,13 @@ std::vector<std::string> undocumented_answers(const std::string& log);
 // running test on one.
 size_t sanitizer_report(const std::string& log);
 
+// How many lines `s` holds (its '\n' characters).
+size_t line_count(const std::string& s);
+
+// examples/NAME of this source tree, absolute (servers and clients run in
+// their own temporary directories).
+std::string example_path(const std::string& name);
+
 // Server flags that keep limits out of a load test's way: a tier "fast"
 // (for keys made with --tier fast) and a per-address limit nothing reaches.
 extern const std::vector<std::string> kFast;

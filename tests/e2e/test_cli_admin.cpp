@@ -21,8 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
-
 std::string trimmed(std::string s) {
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
@@ -73,7 +71,7 @@ TEST_CASE("admin commands never create a database: they name the path they looke
       CliResult r = run_cli(args, "", w.env);
       CHECK(r.status == 1);
       CHECK(r.out.empty());
-      CHECK_MESSAGE(lines(r.err) == 1, r.err);
+      CHECK_MESSAGE(line_count(r.err) == 1, r.err);
       CHECK_MESSAGE(r.err.find((w.expected / "mlgate.db").string()) != std::string::npos, r.err);
       CHECK(r.err.find("--data-dir") != std::string::npos);
       CHECK(r.err.find("--config") != std::string::npos);
@@ -85,7 +83,7 @@ TEST_CASE("admin commands never create a database: they name the path they looke
   std::ofstream(nowhere / "mlgate.db").close();
   CliResult r = run_cli({"keys", "list", "--data-dir", nowhere.string()});
   CHECK(r.status == 1);
-  CHECK(lines(r.err) == 1);
+  CHECK(line_count(r.err) == 1);
   CHECK(fs::file_size(nowhere / "mlgate.db") == 0);
 }
 
@@ -123,7 +121,7 @@ TEST_CASE("keys create refuses an empty, malformed, reserved or unconfigured tie
     CliResult r = run_cli(args);
     CHECK(r.status == 2);
     CHECK(r.out.empty());
-    CHECK(lines(r.err) == 1);
+    CHECK(line_count(r.err) == 1);
   }
   CliResult list = run_cli({"keys", "list", "--json", "--data-dir", s.dir()});
   REQUIRE(list.status == 0);

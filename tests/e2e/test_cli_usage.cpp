@@ -24,8 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
-
 std::string write_file(const fs::path& path, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
   return path.string();
@@ -66,7 +64,7 @@ void expect_refused(const std::vector<std::string>& args, const std::vector<std:
   CliResult r = run_cli(a, "", env);
   CHECK(r.status == 2);
   CHECK(r.out.empty());
-  CHECK_MESSAGE(lines(r.err) == 1, r.err);
+  CHECK_MESSAGE(line_count(r.err) == 1, r.err);
   CHECK_MESSAGE(r.err.rfind("mlgate: ", 0) == 0, r.err);
   CHECK_MESSAGE(r.err.find(names) != std::string::npos, "expected \"" << names << "\" in: " << r.err);
   CHECK_FALSE(fs::exists(data));
@@ -277,7 +275,7 @@ TEST_CASE("every command and subcommand answers --help: exit 0, usage on stdout,
                                        {"version", "extra"}}) {
     CliResult r = run_cli(bad);
     CHECK(r.status == 2);
-    CHECK(lines(r.err) == 1);
+    CHECK(line_count(r.err) == 1);
   }
 }
 

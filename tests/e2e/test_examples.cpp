@@ -13,17 +13,12 @@ using namespace e2e;
 
 namespace {
 
-std::string example(const std::string& name) {
-  auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-  return (root / "examples" / name).string();
-}
-
 // Runs one example client with a key against a server; texts become
 // arguments. `before`: shell text run first in the same command line.
 CliResult client(const std::string& interpreter, const std::string& file, const ServerProc& s,
                  const std::string& key, const std::vector<std::string>& texts,
                  const std::string& extra = "", const std::string& before = "") {
-  std::string cmd = before + "MLGATE_KEY=" + sh_quote(key) + " " + interpreter + " " + sh_quote(example(file)) +
+  std::string cmd = before + "MLGATE_KEY=" + sh_quote(key) + " " + interpreter + " " + sh_quote(example_path(file)) +
                     " --url http://127.0.0.1:" + std::to_string(s.port()) + " " + extra;
   for (auto& t : texts) cmd += " " + sh_quote(t);
   return run_sh(cmd);

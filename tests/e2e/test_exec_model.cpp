@@ -16,12 +16,6 @@ using namespace e2e;
 
 namespace {
 
-// examples/ of this source tree (the server runs in its own temp directory).
-std::string example(const std::string& name) {
-  auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-  return (root / "examples" / name).string();
-}
-
 // A POSIX sh model that runs `rules` on each request line, then answers "ok".
 std::string ok_model_with(const std::string& rules) {
   return "while IFS= read -r line; do " + rules +
@@ -45,7 +39,7 @@ TEST_CASE("exec: the example Python model serves a job to completed with its lab
     MESSAGE("SKIPPED: python3 is not installed");
     return;
   }
-  ServerProc s({"--model", "exec", "--exec", "python3 " + example("exec_keyword_model.py")});
+  ServerProc s({"--model", "exec", "--exec", "python3 " + example_path("exec_keyword_model.py")});
   std::string key = s.create_key("alice");
   json done = run_job(s, key, "I love it, a wonderful film");
   CHECK(done["status"] == "completed");
@@ -63,7 +57,7 @@ TEST_CASE("exec: the example Python model serves a job to completed with its lab
 }
 
 TEST_CASE("exec: the sh example model serves jobs without Python") {
-  ServerProc s({"--model", "exec", "--exec", "sh " + example("exec_echo_model.sh")});
+  ServerProc s({"--model", "exec", "--exec", "sh " + example_path("exec_echo_model.sh")});
   std::string key = s.create_key("alice");
   json done = run_job(s, key, "two lines\nof text");
   CHECK(done["status"] == "completed");

@@ -66,7 +66,7 @@ class RawConn : public WireConn {
 };
 
 // Sends `bytes` on a fresh connection; returns what came back (checked).
-std::vector<Reply> exchange(int port, const std::string& bytes, bool* closed = nullptr) {
+std::vector<Reply> fresh_exchange(int port, const std::string& bytes, bool* closed = nullptr) {
   RawConn c(port);
   c.send(bytes);
   c.read_until_quiet();
@@ -83,7 +83,7 @@ bool healthy(const ServerProc& s) {
 
 const std::string kHidden = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
 
-std::string post_head(const std::string& path, size_t length, const std::string& extra = "",
+std::string post_head_at(const std::string& path, size_t length, const std::string& extra = "",
                       const std::string& type = "application/json") {
   return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: " + type +
          "\r\nContent-Length: " + std::to_string(length) + "\r\n" + extra + "\r\n";
@@ -178,7 +178,7 @@ const std::string kJobBody = R"({"text":"This is a perfectly good text to classi
 
 TEST_CASE("smuggling: a POST refused 401 (no key) never serves the request in its body") {
   ServerProc s;
-  check_not_smuggled(s.port(), post_head("/predict", kHidden.size()), kHidden, 401);
+  check_not_smuggled(s.port(), post_head_at("/predict", kHidden.size()), kHidden, 401);
 }
 
 TEST_CASE("smuggling: a POST refused 429 never serves the request in its body") {
@@ -191,12 +191,12 @@ TEST_CASE("smuggling: a POST refused 429 never serves the request in its body") 
     limited = r && r->status == 429;
   }
   REQUIRE(limited);
-  check_not_smuggled(s.port(), post_head("/predict", kHidden.size()), kHidden, 429);
+  check_not_smuggled(s.port(), post_head_at("/predict", kHidden.size()), kHidden, 429);
 }
 
 TEST_CASE("smuggling: a POST refused 415 never serves the request in its body") {
   ServerProc s;
-  check_not_smuggled(s.port(), post_head("/predict", kHidden.size(), "", "text/plain"), kHidden,
+  check_not_smuggled(s.port(), post_head_at("/predict", kHidden.size(), "", "text/plain"), kHidden,
                      415);
 }
 
@@ -247,7 +247,7 @@ TEST_CASE("a refusal, drained or closing, has one Content-Type and one Content-L
   for (auto [path, status, closes] : {std::tuple{"/predict", 401, false}, {"/nowhere", 404, true}}) {
     CAPTURE(path);
     RawConn c(s.port());
-    c.send(post_head(path, kJobBody.size()) + kJobBody);
+    c.send(post_head_at(path, kJobBody.size()) + kJobBody);
     REQUIRE(c.read_replies(1, 5s));
     c.read_until_quiet(500ms);
     auto rs = c.replies();
@@ -444,7 +444,7 @@ TEST_CASE("a Range header of 50,000 ranges does not take the server down") {
   ServerProc s;
   std::string ranges = "bytes=0-";
   for (int i = 0; i < 50'000; ++i) ranges += ",0-";
-  exchange(s.port(), "GET /openapi.json HTTP/1.1\r\nHost: x\r\nRange: " + ranges +
+  fresh_exchange(s.port(), "GET /openapi.json HTTP/1.1\r\nHost: x\r\nRange: " + ranges +
                          "\r\nConnection: close\r\n\r\n");
   CHECK(healthy(s));
 }
@@ -456,7 +456,7 @@ TEST_CASE("a thousand small headers are refused 431 or 400 and the server stays 
   std::string req = "GET /health HTTP/1.1\r\nHost: x\r\n";
   for (int i = 0; i < 1000; ++i) req += "X-H" + std::to_string(i) + ": v\r\n";
   req += "\r\n";
-  auto rs = exchange(s.port(), req);
+  auto rs = fresh_exchange(s.port(), req);
   REQUIRE(rs.size() >= 1);
   CHECK((rs[0].status == 431 || rs[0].status == 400));
   CHECK(healthy(s));
@@ -464,7 +464,7 @@ TEST_CASE("a thousand small headers are refused 431 or 400 and the server stays 
 
 TEST_CASE("a 100 KB header line is refused and the server stays healthy") {
   ServerProc s;
-  auto rs = exchange(s.port(), "GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+  auto rs = fresh_exchange(s.port(), "GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: " +
                                    std::string(100 * 1024, 'p') + "\r\nConnection: close\r\n\r\n");
   bool refused = rs.empty() || (rs[0].status >= 400 && rs[0].status < 500);
   CHECK_MESSAGE(refused, "status " << (rs.empty() ? 0 : rs[0].status));
@@ -521,7 +521,7 @@ TEST_CASE("malformed request lines get a 4xx with a JSON detail or a close, neve
   for (const std::string& req : cases) {
     CAPTURE(req.substr(0, 40));
     bool closed = false;
-    auto rs = exchange(s.port(), req, &closed);
+    auto rs = fresh_exchange(s.port(), req, &closed);
     if (!rs.empty()) {
       CHECK(rs[0].status >= 400);
       CHECK(rs[0].status < 500);
@@ -543,7 +543,7 @@ TEST_CASE("a library-made 400 carries no trace of the previous request on the sa
     keyed.send("GET /jobs HTTP/1.1\r\nHost: x\r\nX-API-Key: " + key + "\r\nConnection: close\r\n\r\n");
     REQUIRE(keyed.read_replies(1, 5s));
     keyed.read_until_quiet(1000ms);  // the server closes: its thread is free again
-    auto rs = exchange(s.port(), "GARBAGE\r\n\r\n");
+    auto rs = fresh_exchange(s.port(), "GARBAGE\r\n\r\n");
     REQUIRE(rs.size() == 1);
     CHECK(rs[0].status == 400);
     CHECK_FALSE(rs[0].has("RateLimit"));
@@ -564,7 +564,7 @@ TEST_CASE("a 2 MB body is 413 with a detail, and the connection stays usable or 
   std::string key = s.create_key("alice");
   std::string big = json{{"text", std::string(2 << 20, 'a')}}.dump();
   RawConn c(s.port());
-  c.send(post_head("/predict", big.size(), "X-API-Key: " + key + "\r\n") + big);
+  c.send(post_head_at("/predict", big.size(), "X-API-Key: " + key + "\r\n") + big);
   REQUIRE(c.read_replies(1, 10s));
   auto rs = c.replies();
   CHECK(rs[0].status == 413);
@@ -583,7 +583,7 @@ TEST_CASE("a Content-Length of 10^15 is 413 at once, without waiting for the bod
   std::string key = s.create_key("alice");
   RawConn c(s.port());
   auto t0 = Clock::now();
-  c.send(post_head("/predict", 1'000'000'000'000'000ULL, "X-API-Key: " + key + "\r\n"));
+  c.send(post_head_at("/predict", 1'000'000'000'000'000ULL, "X-API-Key: " + key + "\r\n"));
   REQUIRE(c.read_replies(1, 5s));
   c.read_until_quiet(3000ms);
   auto elapsed = Clock::now() - t0;

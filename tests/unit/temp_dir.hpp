@@ -7,7 +7,7 @@
 #include <string>
 #include <system_error>
 
-namespace mlgate::test {
+namespace mlgate::testutil {
 
 struct TempDir {
   std::filesystem::path path;
@@ -25,4 +25,4 @@ struct TempDir {
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
-}  // namespace mlgate::test
+}  // namespace mlgate::testutil

@@ -12,7 +12,7 @@
 using mlgate::act_as_data_owner;
 
 TEST_CASE("no directory, or a directory of the user running it: nothing changes") {
-  mlgate::test::TempDir t;
+  mlgate::testutil::TempDir t;
   const uid_t uid = ::geteuid();
   CHECK(act_as_data_owner(t.file("missing")).empty());
   CHECK(act_as_data_owner(t.path.string()).empty());  // ours (root's when run as root)
@@ -24,7 +24,7 @@ TEST_CASE("as root: a database file owned by another user than its directory is 
     MESSAGE("SKIPPED: needs root (chown)");
     return;
   }
-  mlgate::test::TempDir t;
+  mlgate::testutil::TempDir t;
   std::ofstream(t.file("mlgate.db")) << "x";
   REQUIRE(::chown(t.file("mlgate.db").c_str(), 65534, 65534) == 0);
   CHECK_THROWS_WITH(act_as_data_owner(t.path.string()),

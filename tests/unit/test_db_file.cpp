@@ -60,7 +60,7 @@ int64_t rows_in(const std::string& path) {
 }  // namespace
 
 TEST_CASE("FileWatch: a deleted file and a replaced one are told apart; untouched files are fine") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string a = d.file("a"), b = d.file("b");
   std::ofstream(a) << "a";
   std::ofstream(b) << "b";
@@ -84,7 +84,7 @@ TEST_CASE("FileWatch: a deleted file and a replaced one are told apart; untouche
 }
 
 TEST_CASE("make_private_dir makes every directory it creates 0700, even with umask 0") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string dir = d.file("x/y/z");
   with_umask(0, [&] { make_private_dir(dir); });
   CHECK(mode_of(d.file("x")) == 0700);
@@ -98,7 +98,7 @@ TEST_CASE("make_private_dir makes every directory it creates 0700, even with uma
 }
 
 TEST_CASE("a new database is created private and complete, with no file left behind") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string path = d.file("mlgate.db");
   PreparedFile f;
   with_umask(0, [&] { f = prepare_database_file(path); });
@@ -117,7 +117,7 @@ TEST_CASE("a new database is created private and complete, with no file left beh
 }
 
 TEST_CASE("an existing database readable by others is made private") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string path = d.file("mlgate.db");
   prepare_database_file(path);
   ::chmod(path.c_str(), 0644);
@@ -126,7 +126,7 @@ TEST_CASE("an existing database readable by others is made private") {
 }
 
 TEST_CASE("an empty file is refused and stays empty") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string path = d.file("mlgate.db");
   std::ofstream(path).close();
   CHECK_THROWS_WITH_AS(prepare_database_file(path), doctest::Contains("is empty (0 bytes)"),
@@ -135,7 +135,7 @@ TEST_CASE("an empty file is refused and stays empty") {
 }
 
 TEST_CASE("the integrity check finds a corrupt page, and stops at its time limit") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string path = d.file("mlgate.db");
   prepare_database_file(path);
   {
@@ -177,7 +177,7 @@ TEST_CASE("the integrity check finds a corrupt page, and stops at its time limit
 }
 
 TEST_CASE("a WAL deleted under an open store: the commits so far are copied into the database, later writes refused") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string path = d.file("mlgate.db");
   prepare_database_file(path);
   SqliteJobStore s({path});
@@ -195,7 +195,7 @@ TEST_CASE("a WAL deleted under an open store: the commits so far are copied into
 }
 
 TEST_CASE("a database replaced under an open store: the commit that notices is refused, and every later one") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string path = d.file("mlgate.db");
   prepare_database_file(path);
   SqliteJobStore s({path});
@@ -208,7 +208,7 @@ TEST_CASE("a database replaced under an open store: the commit that notices is r
 }
 
 TEST_CASE("a read that finds a corrupt page makes failure() say so") {
-  test::TempDir d;
+  testutil::TempDir d;
   std::string path = d.file("mlgate.db");
   prepare_database_file(path);
   {

@@ -30,7 +30,7 @@ constexpr int64_t T0 = 1'800'000'000'000;  // wall time, ms
 
 // A gate over a fresh database; `configure` adjusts the defaults first.
 struct Fixture {
-  test::TempDir dir{"mlgate-gate-"};
+  testutil::TempDir dir{"mlgate-gate-"};
   std::string path = dir.file("mlgate.db");
   Db db;
   std::optional<SqliteKeyStore> keys;

@@ -16,7 +16,7 @@ using namespace mlgate;
 namespace {
 
 struct TmpDb {
-  test::TempDir dir{"mlgate-js-"};
+  testutil::TempDir dir{"mlgate-js-"};
   std::string path = dir.file("jobs.db");
 };
 

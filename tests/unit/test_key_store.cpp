@@ -20,7 +20,7 @@ constexpr int64_t T0 = 1'800'000'000'000;  // an arbitrary wall time, ms
 // A migrated database file in a fresh directory, and a management
 // connection to it (the CLI's role); KeyCache opens its own.
 struct TempDb {
-  test::TempDir dir{"mlgate-keys-"};
+  testutil::TempDir dir{"mlgate-keys-"};
   std::string path = dir.file("mlgate.db");
   Db db;  // closed before dir is removed (members go in reverse order)
   TempDb() {

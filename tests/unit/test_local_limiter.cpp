@@ -47,7 +47,7 @@ TEST_CASE("the embedded limiter decides on the clock it is given") {
 }
 
 TEST_CASE("a restarted embedded limiter keeps its limits through the data file") {
-  test::TempDir dir;
+  testutil::TempDir dir;
   FakeTime t;
   const auto db = dir.file("mlgate.db");
   {
@@ -71,7 +71,7 @@ TEST_CASE("a restarted embedded limiter keeps its limits through the data file")
 }
 
 TEST_CASE("an unreadable saved state starts the embedded limiter empty") {
-  test::TempDir dir;
+  testutil::TempDir dir;
   const auto db = dir.file("mlgate.db");
   SqliteJobStore store({db});
   SqliteLimiterState state(db, store.writer());

@@ -42,7 +42,7 @@ TEST_CASE("append_json_string: any bytes give an ASCII literal that parses back"
 }
 
 TEST_CASE("is_journal_stream: true only for the fd that JOURNAL_STREAM's dev:inode names") {
-  mlgate::test::TempDir t;
+  mlgate::testutil::TempDir t;
   int a = ::open(t.file("a").c_str(), O_WRONLY | O_CREAT, 0600);
   int b = ::open(t.file("b").c_str(), O_WRONLY | O_CREAT, 0600);
   struct stat st {};

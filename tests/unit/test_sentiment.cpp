@@ -30,11 +30,11 @@ using mlgate::SentimentScores;
 
 namespace {
 
-using mlgate::test::num;
-using mlgate::test::read_lines;
-using mlgate::test::same;
-using mlgate::test::show;
-using mlgate::test::split_tabs;
+using mlgate::testutil::num;
+using mlgate::testutil::read_lines;
+using mlgate::testutil::same;
+using mlgate::testutil::show;
+using mlgate::testutil::split_tabs;
 
 const SentimentModel& model() { return SentimentModel::builtin(); }
 SentimentScores score(std::string_view text) { return model().score(text); }

@@ -23,11 +23,11 @@
 
 using mlgate::SentimentModel;
 using mlgate::SentimentScores;
-using mlgate::test::num;
-using mlgate::test::read_lines;
-using mlgate::test::same;
-using mlgate::test::show;
-using mlgate::test::split_tabs;
+using mlgate::testutil::num;
+using mlgate::testutil::read_lines;
+using mlgate::testutil::same;
+using mlgate::testutil::show;
+using mlgate::testutil::split_tabs;
 
 namespace {
 

@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct TmpDb {
-  test::TempDir dir{"mlgate-wp-"};
+  testutil::TempDir dir{"mlgate-wp-"};
   std::string path = dir.file("jobs.db");
 };
 

@@ -12,7 +12,7 @@
 
 #include "sentiment.hpp"
 
-namespace mlgate::test {
+namespace mlgate::testutil {
 
 inline std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> fields(1);
@@ -51,4 +51,4 @@ inline std::string show(const SentimentScores& s) {
   return out.str();
 }
 
-}  // namespace mlgate::test
+}  // namespace mlgate::testutil
