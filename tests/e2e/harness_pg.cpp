@@ -1,5 +1,7 @@
 #include "harness_pg.hpp"
 
+#include "harness_port.hpp"
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
@@ -92,6 +94,30 @@ PgServer::PgServer() {
   start();
 }
 
+PgServer::PgServer(const PgTls& tls) : PgServer() {
+  stop();
+  tls_ = true;
+  port_ = free_loopback_port();
+  // PostgreSQL refuses a key file anyone but its owner can read, and
+  // wants it owned by the user it runs as.
+  for (const auto& [from, to] : {std::pair{tls.cert, "server.crt"}, std::pair{tls.key, "server.key"}}) {
+    const fs::path dest = dir_ / "data" / to;
+    fs::copy_file(from, dest, fs::copy_options::overwrite_existing);
+    chmod(dest.c_str(), 0600);
+    if (!owner_.empty()) {
+      const passwd* pw = getpwnam(owner_.c_str());
+      if (!pw || chown(dest.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+        throw std::runtime_error("cannot give " + dest.string() + " to " + owner_);
+    }
+  }
+  start();
+}
+
+std::string PgServer::tls_url(const std::string& db, const std::string& root_cert) const {
+  return "postgresql://mlgate@127.0.0.1:" + std::to_string(port_) + "/" + db +
+         "?sslmode=verify-full&sslrootcert=" + root_cert;
+}
+
 PgServer::~PgServer() {
   try {
     stop();
@@ -121,6 +147,9 @@ void PgServer::start() {
       bin_ + "/postgres", "-D", data, "-k", dir_.string(), "-p", std::to_string(port_),
       "-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=200",
       "-c", "shared_buffers=16MB", "-c", "log_min_messages=fatal"};
+  if (tls_)
+    args.insert(args.end(), {"-c", "listen_addresses=127.0.0.1", "-c", "ssl=on", "-c",
+                             "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"});
   // setpriv execs (runuser would fork and sit between us and the
   // postmaster): pid_ is the postmaster itself.
   if (!owner_.empty())

@@ -22,6 +22,12 @@
 
 namespace test {
 
+// Serve TLS too, on a loopback TCP port, with this certificate and key
+// (PEM files; the server gets its own copies, owned by its user).
+struct PgTls {
+  std::string cert, key;
+};
+
 class PgServer {
  public:
   // PostgreSQL's server programs are installed and this build has libpq.
@@ -30,6 +36,7 @@ class PgServer {
 
   // initdb, then start(). Throws std::runtime_error if it cannot.
   PgServer();
+  explicit PgServer(const PgTls& tls);
   ~PgServer();  // stops the server, removes the directory
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
@@ -44,6 +51,9 @@ class PgServer {
   std::string url(const std::string& db) const;
   // libpq conninfo for `db` ("host=... port=... user=... dbname=...").
   std::string conninfo(const std::string& db) const;
+  // With PgTls: a URL for `db` over TCP on 127.0.0.1 with
+  // sslmode=verify-full and `root_cert` as the certificate authority.
+  std::string tls_url(const std::string& db, const std::string& root_cert) const;
 
   void stop();   // fast shutdown (clients disconnected), waits for the exit
   void kill();   // SIGKILL of the postmaster: a crash
@@ -57,7 +67,8 @@ class PgServer {
   std::string run_as_owner(const std::string& cmd) const;  // sh -c, as the cluster's owner
   std::filesystem::path dir_;
   std::string bin_, owner_;
-  int port_ = 5432;  // only names the socket file: no TCP
+  int port_ = 5432;  // names the socket file; the TCP port too with TLS
+  bool tls_ = false;  // also listening on 127.0.0.1:port_ with ssl=on
   int databases_ = 0;
   pid_t pid_ = -1;
 };

@@ -14,6 +14,7 @@
 #include "harness.hpp"
 #include "harness_pg.hpp"
 #include "harness_sh.hpp"
+#include "harness_wire.hpp"
 
 using namespace std::chrono_literals;
 
@@ -279,6 +280,39 @@ TEST_CASE("instances on one PostgreSQL: PostgreSQL restarted under load answers 
   for (auto& id : accepted)
     CHECK(eventually([&] { return get_job(a, key, id)["status"] == "completed"; }, 10s));
   MESSAGE(accepted.size() << " jobs accepted, " << refused.load() << " refused with 503 while down");
+}
+
+TEST_CASE("PostgreSQL over TLS: sslmode=verify-full against the cluster's certificate works end to "
+          "end; a certificate from another authority is refused with one line" * test::needs_pg()) {
+  TempDir certs;
+  std::filesystem::create_directories(certs.path / "server");
+  std::filesystem::create_directories(certs.path / "other");
+  const TlsFiles server = make_test_certificate((certs.path / "server").string());
+  const TlsFiles other = make_test_certificate((certs.path / "other").string());
+  test::PgServer pg(test::PgTls{server.cert, server.key});
+  const std::string db = pg.create_database();
+  const std::string url = pg.tls_url(db, server.cert);
+
+  ServerProc s(instance_args(url));  // makes the tables
+  const std::string key = make_key(url, "tls");
+  auto c = s.client();
+  auto r = post_predict(c, key, "The service was good and I liked it", {{"Prefer", "wait=10"}});
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body)["status"] == "completed");
+  // Every connection mlgate holds to this database is encrypted.
+  const std::string plain = pg.sql("SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                                   "WHERE a.datname = '" + db + "' AND NOT s.ssl");
+  const std::string tls = pg.sql("SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                                 "WHERE a.datname = '" + db + "' AND s.ssl");
+  CHECK(plain == "0");
+  CHECK(std::stoi(tls) > 0);
+
+  // A server certificate the given authority did not sign: refused.
+  CliResult bad = keys_cli(pg.tls_url(db, other.cert), {"list"});
+  CHECK(bad.status != 0);
+  CHECK(line_count(bad.err) == 1);
+  CHECK_MESSAGE(bad.err.find("certificate") != std::string::npos, bad.err);
 }
 
 }  // namespace e2e
