@@ -215,7 +215,15 @@ TEST_CASE("Redis hung, killed and restarted empty under traffic, in each --redis
         CHECK(x.ratelimit);
       }
 
-    const std::string log = s.log();
+    // The server writes its log from its own thread: a line queued just
+    // before this read may reach the file a moment later on a busy machine
+    // (seen once under ASan with every core taken). Wait for it, briefly.
+    std::string log;
+    for (auto end = Clock::now() + milliseconds(2000); Clock::now() < end;) {
+      log = s.log();
+      if (count(log, "redis reachable again") >= 2) break;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
     CHECK(count(log, "redis unavailable; rate limits decided by the fallback") == 2);
     CHECK(count(log, "redis reachable again") == 2);
     CHECK(metric(s, key, "mlgate_redis_up") == 1);
