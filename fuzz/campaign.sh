@@ -7,6 +7,12 @@
 # at the first crash (fuzz/run.sh names the input).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Its own session, and that session's scheduling group at nice 19: with the
+# kernel's autogroups (sched_autogroup_enabled), `nice` only ranks
+# processes within one session, and a campaign in its own session would
+# otherwise take a fair half of the machine from everything else.
+if [[ $$ != "$(ps -o sid= -p $$ | tr -d ' ')" ]]; then exec setsid --wait "$0" "$@"; fi
+[[ -w /proc/self/autogroup ]] && echo 19 > /proc/self/autogroup 2>/dev/null || true
 goal=${1:-10000000}
 round=${2:-1200}
 ledger=${MLGATE_FUZZ_BUILD:-build-fuzz}/fuzz-ledger.tsv

@@ -288,9 +288,10 @@ void PgJobStore::insert_batch(std::vector<std::unique_ptr<PendingInsert>>& batch
     }
     std::map<std::string, int64_t> seq_of;
     with_conn([&](PgConn& c) {
-      PgResult r = c.exec_prepared("SELECT job_uuid, job_seq FROM mlgate_insert_jobs($1, $2, $3, $4, $5, $6, $7)",
-                          {pg_array(uuid), pg_array(owner), pg_array(key_id), pg_array(input),
-                           pg_array(created_at), std::to_string(opt_.queue_max), instance_});
+      PgResult r = c.exec_prepared(
+          "SELECT job_uuid, job_seq FROM mlgate_insert_jobs($1, $2, $3, $4, $5, $6, $7)",
+          {pg_array(uuid), pg_array(owner), pg_array(key_id), pg_array(input), pg_array(created_at),
+           std::to_string(opt_.queue_max), instance_});
       for (int k = 0; k < r.rows(); ++k) seq_of[r.str(k, 0)] = r.i64(k, 1);
     });
     for (auto& res : results) {
@@ -407,19 +408,21 @@ void PgJobStore::insert_batch(std::vector<std::unique_ptr<PendingInsert>>& batch
 std::optional<Job> PgJobStore::get(std::string_view uuid, std::string_view owner) {
   return with_conn([&](PgConn& c) {
     return one_job(c.exec_prepared("SELECT " JOB_COLS " FROM mlgate_jobs WHERE uuid = $1 AND owner = $2",
-                          {std::string(uuid), std::string(owner)}));
+                                   {std::string(uuid), std::string(owner)}));
   });
 }
 
 std::optional<Job> PgJobStore::get_any(std::string_view uuid) {
   return with_conn([&](PgConn& c) {
-    return one_job(c.exec_prepared("SELECT " JOB_COLS " FROM mlgate_jobs WHERE uuid = $1", {std::string(uuid)}));
+    return one_job(
+        c.exec_prepared("SELECT " JOB_COLS " FROM mlgate_jobs WHERE uuid = $1", {std::string(uuid)}));
   });
 }
 
 std::optional<Job> PgJobStore::get_by_seq(int64_t seq) {
   return with_conn([&](PgConn& c) {
-    return one_job(c.exec_prepared("SELECT " JOB_COLS " FROM mlgate_jobs WHERE seq = $1", {std::to_string(seq)}));
+    return one_job(
+        c.exec_prepared("SELECT " JOB_COLS " FROM mlgate_jobs WHERE seq = $1", {std::to_string(seq)}));
   });
 }
 
