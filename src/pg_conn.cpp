@@ -57,6 +57,14 @@ std::string one_line(const char* msg) {
   return s;
 }
 
+// libpq's view of the parameters: C strings, NULL for a NULL.
+std::vector<const char*> param_values(const std::vector<PgParam>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+
 }  // namespace
 
 PgConn::PgConn(const PgOptions& opt) : opt_(opt) {
@@ -114,9 +122,7 @@ PgResult PgConn::exec(std::string_view sql, const std::vector<PgParam>& params,
                       std::optional<std::chrono::milliseconds> timeout) {
   if (!conn_) throw StorageUnavailable("PostgreSQL: connection lost");
   const auto deadline = Clock::now() + timeout.value_or(opt_.query_timeout);
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const std::vector<const char*> values = param_values(params);
   const std::string text(sql);
   int sent = params.empty()
                  ? pq().PQsendQuery(conn_, text.c_str())
@@ -137,9 +143,7 @@ PgResult PgConn::exec_prepared(const std::string& sql, const std::vector<PgParam
     collect(deadline);  // throws when the text does not prepare
     it = prepared_.emplace(sql, name).first;
   }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const std::vector<const char*> values = param_values(params);
   if (!pq().PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()), values.data(),
                                 nullptr, nullptr, 0))
     broken(one_line(pq().PQerrorMessage(conn_)));

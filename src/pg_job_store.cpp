@@ -17,7 +17,9 @@ namespace mlgate {
 namespace {
 
 // Serialises inserts across instances, so that the unfinished count read
-// in an insert's transaction is the one its bound is checked against.
+// in an insert's transaction is the one its bound is checked against. The
+// function mlgate_insert_jobs (pg_schema.cpp, version 2) takes the same
+// number: the two must stay equal.
 constexpr const char* kInsertLock = "SELECT pg_advisory_xact_lock(120325850931558)";
 // Taken with try-lock by purge: one instance purges, the others skip.
 constexpr const char* kPurgeLock = "SELECT pg_try_advisory_xact_lock(120325850931559)";

@@ -86,7 +86,8 @@ CREATE UNIQUE INDEX mlgate_jobs_by_idempotency ON mlgate_jobs(owner, idempotency
     // and the wake-up. One round trip and one commit per batch instead of
     // five round trips in a transaction. Each statement of a plpgsql
     // function takes a fresh snapshot (READ COMMITTED), so the count sees
-    // every batch committed before the lock was granted.
+    // every batch committed before the lock was granted. The lock number is
+    // kInsertLock's (pg_job_store.cpp), which the keyed batches take.
     R"sql(
 CREATE FUNCTION mlgate_insert_jobs(p_uuid TEXT[], p_owner TEXT[], p_key_id TEXT[], p_input TEXT[],
                                    p_created BIGINT[], p_max BIGINT, p_instance TEXT)
