@@ -71,7 +71,11 @@ bool PgServer::available() {
   return ok;
 }
 
-PgServer::PgServer() {
+PgServer::PgServer() : PgServer(static_cast<const PgTls*>(nullptr)) {}
+
+PgServer::PgServer(const PgTls& tls) : PgServer(&tls) {}
+
+PgServer::PgServer(const PgTls* tls) {
   bin_ = find_pg_bin();
   if (bin_.empty()) throw std::runtime_error("PostgreSQL server programs not found");
   std::random_device rd;
@@ -91,11 +95,11 @@ PgServer::PgServer() {
   // is mlgate's behaviour, and a crash test kills mlgate, not the kernel.
   run_as_owner(bin_ + "/initdb -D " + quote((dir_ / "data").string()) +
                " -U mlgate --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync >/dev/null");
+  if (tls) serve_tls(*tls);
   start();
 }
 
-PgServer::PgServer(const PgTls& tls) : PgServer() {
-  stop();
+void PgServer::serve_tls(const PgTls& tls) {
   tls_ = true;
   port_ = free_loopback_port();
   // PostgreSQL refuses a key file anyone but its owner can read, and
@@ -110,7 +114,6 @@ PgServer::PgServer(const PgTls& tls) : PgServer() {
         throw std::runtime_error("cannot give " + dest.string() + " to " + owner_);
     }
   }
-  start();
 }
 
 std::string PgServer::tls_url(const std::string& db, const std::string& root_cert) const {

@@ -64,6 +64,8 @@ class PgServer {
   std::string sql(const std::string& statement, const std::string& db = "postgres") const;
 
  private:
+  explicit PgServer(const PgTls* tls);  // initdb, TLS files when given, start()
+  void serve_tls(const PgTls& tls);     // before the first start()
   std::string run_as_owner(const std::string& cmd) const;  // sh -c, as the cluster's owner
   std::filesystem::path dir_;
   std::string bin_, owner_;
