@@ -18,7 +18,6 @@
 // - Thread-safe: every member may be called from any thread.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -94,18 +93,6 @@ NewKey make_new_key(const KeyCreateOptions& opt, int64_t now_ms);
 NewKey make_successor_key(const KeyRecord& old, int64_t now_ms);
 // when the rotated key ends: at the grace deadline, or earlier if it already would;
 int64_t rotated_key_end(const KeyRecord& old, int64_t grace_ms, int64_t now_ms);
-// "ID (TIER)" of each key in `records` (pairs of anything and a
-// shared_ptr<const KeyRecord>) active at now_ms whose tier is not in `tiers`.
-template <class Records>
-std::vector<std::string> keys_outside_tiers(const Records& records,
-                                            const std::map<std::string, std::string>& tiers,
-                                            int64_t now_ms) {
-  std::vector<std::string> out;
-  for (auto& [unused, rec] : records)
-    if (rec->active_at(now_ms) && !tiers.count(rec->tier)) out.push_back(rec->id + " (" + rec->tier + ")");
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 class KeyStore : public KeySource {
  public:

@@ -67,7 +67,7 @@ std::optional<KeyRecord> find_in(PgConn& c, std::string_view id) {
 }  // namespace
 
 PgKeyStore::PgKeyStore(PgKeyStoreOptions opt)
-    : opt_(std::move(opt)), pool_(opt_.pg, opt_.serve ? 2 : 1), snapshot_(std::make_shared<const Map>()) {
+    : opt_(std::move(opt)), pool_(opt_.pg, opt_.serve ? 2 : 1) {
   {
     auto c = pool_.take();
     pg_migrate(*c);
@@ -183,37 +183,15 @@ std::vector<std::string> PgKeyStore::server_tiers() {
 
 // ---- serving
 
-std::shared_ptr<const PgKeyStore::Map> PgKeyStore::snapshot() const {
-  std::lock_guard lock(snapshot_mu_);
-  return snapshot_;
-}
-
-std::shared_ptr<const KeyRecord> PgKeyStore::find_active(const KeyHash& h, int64_t now_ms) const {
-  auto snap = snapshot();
-  auto it = snap->find(h);
-  if (it == snap->end() || !it->second->active_at(now_ms)) return nullptr;
-  return it->second;
-}
-
 std::shared_ptr<const KeyRecord> PgKeyStore::authenticate(std::string_view presented, int64_t now_ms) {
   if (!opt_.serve) throw std::logic_error("this key store was opened for management only");
-  bool well_formed = check_format(presented);
-  KeyHash h = sha256(presented);
-  if (!well_formed) return nullptr;  // refused without consulting the keys
-  const int64_t arrived_ns = mono_ns();
-  auto rec = find_active(h, now_ms);
-  if (!rec) {
+  return keys_.authenticate(presented, now_ms, [this](int64_t arrived_ns) {
     try {
       refresh_for_miss(arrived_ns);
     } catch (const StorageUnavailable&) {
       // The database is down: the key is refused; /health says why.
     }
-    rec = find_active(h, now_ms);
-    if (!rec) return nullptr;
-  }
-  std::lock_guard lock(used_mu_);
-  used_[rec->id] = now_ms;
-  return rec;
+  });
 }
 
 bool PgKeyStore::check_locked() {
@@ -226,13 +204,10 @@ bool PgKeyStore::check_locked() {
     return pg_transaction(c, [&](PgConn& t) {
       gen = t.exec("SELECT value FROM mlgate_meta WHERE key = 'keys_generation'").i64(0, 0);
       PgResult r = t.exec(std::string("SELECT ") + kKeyCols + " FROM mlgate_api_keys");
-      auto next = std::make_shared<Map>();
+      auto next = std::make_shared<KeySnapshot::Map>();
       for (int i = 0; i < r.rows(); ++i)
         if (auto h = unhex_hash(r.str(i, 10))) (*next)[*h] = std::make_shared<const KeyRecord>(read_key(r, i));
-      {
-        std::lock_guard lock(snapshot_mu_);
-        snapshot_ = std::move(next);
-      }
+      keys_.replace(std::move(next));
       generation_ = gen;
       return true;
     }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -262,41 +237,29 @@ void PgKeyStore::refresh_for_miss(int64_t arrived_ns) {
 }
 
 void PgKeyStore::flush_last_used() {
-  std::unordered_map<std::string, int64_t> batch;
-  {
-    std::lock_guard lock(used_mu_);
-    batch.swap(used_);
-  }
-  if (batch.empty()) return;
-  std::string ids = "{", times = "{";
-  bool first = true;
-  for (auto& [id, t] : batch) {
-    ids += (first ? "" : ",") + id;  // key ids are [a-z0-9_]: no quoting needed
-    times += (first ? "" : ",") + std::to_string(t);
-    first = false;
-  }
-  try {
+  // A failing database loses nothing: the batch goes back for the next
+  // call (KeySnapshot::flush_used).
+  keys_.flush_used([&](const KeySnapshot::UsedBatch& batch) {
+    std::string ids = "{", times = "{";
+    bool first = true;
+    for (const auto& [id, t] : batch) {
+      ids += (first ? "" : ",") + id;  // key ids are [a-z0-9_]: no quoting needed
+      times += (first ? "" : ",") + std::to_string(t);
+      first = false;
+    }
     manage([&](PgConn& c) {
       c.exec("UPDATE mlgate_api_keys k SET last_used_at = greatest(coalesce(k.last_used_at, v.t), v.t) "
              "FROM unnest($1::text[], $2::bigint[]) AS v(id, t) WHERE k.id = v.id",
              {ids + "}", times + "}"});
     });
-  } catch (...) {
-    // Kept for the next call; a newer use recorded meanwhile wins.
-    std::lock_guard lock(used_mu_);
-    for (auto& [id, t] : batch) {
-      auto& slot = used_[id];
-      slot = std::max(slot, t);
-    }
-    throw;
-  }
+  });
 }
 
-size_t PgKeyStore::size() const { return snapshot()->size(); }
+size_t PgKeyStore::size() const { return keys_.size(); }
 
 std::vector<std::string> PgKeyStore::active_outside(const std::map<std::string, std::string>& tiers,
                                                     int64_t now_ms) const {
-  return keys_outside_tiers(*snapshot(), tiers, now_ms);
+  return keys_.active_outside(tiers, now_ms);
 }
 
 }  // namespace mlgate

@@ -15,7 +15,7 @@
 //   for it): a key created on another instance works on its first request,
 //   and a flood of unknown keys costs the database at most 100 reads a
 //   second. Unknown, revoked and expired keys take that same path (see the
-//   timing note in sqlite_key_cache.cpp).
+//   timing note in key_snapshot.cpp).
 // - The database down: management calls throw StorageUnavailable; serving
 //   goes on from the last snapshot (revocations made meanwhile cannot
 //   arrive, and are applied when the database returns).
@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "key_snapshot.hpp"
 #include "key_store.hpp"
 #include "pg_conn.hpp"
 
@@ -65,13 +66,10 @@ class PgKeyStore final : public KeyStore {
                                           int64_t now_ms) const override;
 
  private:
-  using Map = std::unordered_map<KeyHash, std::shared_ptr<const KeyRecord>, KeyHashHasher>;
   template <class F>
   auto manage(F&& fn);
   template <class F>
   auto manage_tx(F&& fn);
-  std::shared_ptr<const Map> snapshot() const;
-  std::shared_ptr<const KeyRecord> find_active(const KeyHash& h, int64_t now_ms) const;
   // Reads the generation and reloads when it moved; true when it did.
   // Caller holds check_mu_.
   bool check_locked();
@@ -85,10 +83,7 @@ class PgKeyStore final : public KeyStore {
   int64_t last_check_ns_ = INT64_MIN;  // when the last completed check began (mono)
   int64_t last_read_ns_ = INT64_MIN;
 
-  mutable std::mutex snapshot_mu_;  // guards snapshot_
-  std::shared_ptr<const Map> snapshot_;
-  std::mutex used_mu_;  // guards used_
-  std::unordered_map<std::string, int64_t> used_;
+  KeySnapshot keys_;  // the snapshot, authenticate()'s path, the last-use batch
 
   std::unique_ptr<PgListener> listener_;  // last: stopped first
 };

@@ -34,6 +34,7 @@
 
 #include "db.hpp"
 #include "key_signal.hpp"
+#include "key_snapshot.hpp"
 #include "key_store.hpp"
 
 namespace mlgate {
@@ -50,7 +51,7 @@ class KeyCache {
   // wrong-checksum, unknown, revoked or expired one. Every call hashes the
   // presented value; a malformed or wrong-checksum one is refused with no
   // lookup; unknown, revoked and expired ones do the same work (see the
-  // timing note in key_store.cpp). Thread-safe.
+  // timing note in key_snapshot.cpp). Thread-safe.
   std::shared_ptr<const KeyRecord> authenticate(std::string_view presented,
                                                 int64_t now_ms);
 
@@ -63,26 +64,24 @@ class KeyCache {
   // DbError is rethrown. Maintenance thread only.
   void flush_last_used();
 
-  // For tests: how many times the snapshot was consulted, and how many
-  // presented values were hashed (every call to authenticate() hashes one).
   // "ID (TIER)" of each key active at now_ms whose tier is not in `tiers`
   // (the server limits those as free; it says so at start-up).
   std::vector<std::string> active_outside(const std::map<std::string, std::string>& tiers,
-                                          int64_t now_ms) const;
+                                          int64_t now_ms) const {
+    return keys_.active_outside(tiers, now_ms);
+  }
 
-  uint64_t lookups() const { return lookups_.load(std::memory_order_relaxed); }
-  uint64_t hashes() const { return hashes_.load(std::memory_order_relaxed); }
+  // For tests: how many times the snapshot was consulted, and how many
+  // presented values were hashed (every call to authenticate() hashes one).
+  uint64_t lookups() const { return keys_.lookups(); }
+  uint64_t hashes() const { return keys_.hashes(); }
   // How many times data_version and the key table's generation were read.
   uint64_t data_version_reads() const { return data_version_reads_.load(std::memory_order_relaxed); }
   uint64_t generation_reads() const { return generation_reads_.load(std::memory_order_relaxed); }
-  size_t size() const;
+  size_t size() const { return keys_.size(); }
 
  private:
-  using Map = std::unordered_map<KeyHash, std::shared_ptr<const KeyRecord>,
-                                 KeyHashHasher>;
   void reload();
-  // The record for `h` if it is in the snapshot and active at now_ms.
-  std::shared_ptr<const KeyRecord> find_active(const KeyHash& h, int64_t now_ms);
   // Returns once a check that began at or after `arrived_ns` has completed
   // (see the contract above). Throws DbError.
   void refresh_for_miss(int64_t arrived_ns);
@@ -108,16 +107,7 @@ class KeyCache {
   // The signal as read at the start of the last completed check: while the
   // signal still reads this, no CLI change came after that check.
   std::atomic<uint64_t> signal_seen_{UINT64_MAX};
-  // The current keys, replaced whole, never mutated. A plain mutex around a
-  // shared_ptr copy (tens of ns) rather than std::atomic<std::shared_ptr>:
-  // g++ 12's implementation unlocks a load with a relaxed store, which
-  // ThreadSanitizer rightly reports as a race with the next store.
-  std::shared_ptr<const Map> snapshot() const;
-  mutable std::mutex snapshot_mu_;      // guards snapshot_
-  std::shared_ptr<const Map> snapshot_;
-  std::mutex used_mu_;                                // guards used_
-  std::unordered_map<std::string, int64_t> used_;     // key id -> last use, not yet written
-  std::atomic<uint64_t> lookups_{0}, hashes_{0};
+  KeySnapshot keys_;  // the snapshot, authenticate()'s path, the last-use batch
 };
 
 }  // namespace mlgate
