@@ -10,6 +10,8 @@
 
 namespace mlgate {
 
+void throw_unavailable(const PgError& e) { throw StorageUnavailable(std::string("PostgreSQL: ") + e.what()); }
+
 using Clock = std::chrono::steady_clock;
 
 // libpq, loaded on first use (pg_api.hpp).
@@ -189,7 +191,7 @@ PgResult PgConn::collect(Clock::time_point deadline) {
     // 55P03 lock_not_available (lock_timeout), 57014 query_canceled
     // (statement_timeout), 40001/40P01 (serialization, deadlock): busy.
     if (st == "55P03" || st == "57014" || st == "40001" || st == "40P01")
-      throw StorageUnavailable(std::string("PostgreSQL: ") + error->what());
+      throw_unavailable(*error);
     throw *error;
   }
   return last;

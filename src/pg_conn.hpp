@@ -39,6 +39,12 @@ struct PgError : std::runtime_error {
   std::string sqlstate;  // "" when the failure is the connection's
 };
 
+// Throws StorageUnavailable("PostgreSQL: " + the error): what the stores
+// make of an SQL error from a server that answers (a schema changed by
+// hand, a busy database): nothing the caller can fix, and the service
+// cannot answer either, so the same 503 as a database that is down.
+[[noreturn]] void throw_unavailable(const PgError& e);
+
 // A result set, owned. Values are text (the libpq text format).
 class PgResult {
  public:

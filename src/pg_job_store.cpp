@@ -174,10 +174,9 @@ auto PgJobStore::with_conn(F&& fn) const {
     throw;
   } catch (const PgError& e) {
     // An SQL error from a server that answers: the schema is not what this
-    // binary expects (tables dropped, changed by hand). Nothing a retry
-    // fixes, but the service cannot answer either: the same 503.
+    // binary expects (tables dropped, changed by hand); see throw_unavailable.
     note_failure(e.what());
-    throw StorageUnavailable(std::string("PostgreSQL: ") + e.what());
+    throw_unavailable(e);
   }
 }
 

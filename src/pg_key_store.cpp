@@ -96,14 +96,14 @@ PgKeyStore::PgKeyStore(PgKeyStoreOptions opt)
 PgKeyStore::~PgKeyStore() { listener_.reset(); }
 
 // An SQL error from a server that answers (tables changed by hand) is, to
-// the caller, storage that cannot serve: the same StorageUnavailable.
+// the caller, storage that cannot serve (throw_unavailable, pg_conn.hpp).
 template <class F>
 auto PgKeyStore::manage(F&& fn) {
   try {
     auto c = pool_.take();
     return fn(*c);
   } catch (const PgError& e) {
-    throw StorageUnavailable(std::string("PostgreSQL: ") + e.what());
+    throw_unavailable(e);
   }
 }
 
@@ -112,7 +112,7 @@ auto PgKeyStore::manage_tx(F&& fn) {
   try {
     return pool_.tx(std::forward<F>(fn));
   } catch (const PgError& e) {
-    throw StorageUnavailable(std::string("PostgreSQL: ") + e.what());
+    throw_unavailable(e);
   }
 }
 
