@@ -1,5 +1,6 @@
 #include "harness_pg.hpp"
 
+#include "harness_child.hpp"
 #include "harness_port.hpp"
 
 #include <fcntl.h>
@@ -158,38 +159,18 @@ void PgServer::start() {
   if (!owner_.empty())
     args.insert(args.begin(), {"setpriv", "--reuid=" + owner_, "--regid=" + owner_,
                                "--clear-groups", "--pdeathsig", "SIGKILL", "--"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_ = fork();
-  if (pid_ == 0) {
-    int null = open("/dev/null", O_RDWR);
-    int log = open((dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0666);
-    dup2(null, 0);
-    dup2(log >= 0 ? log : null, 1);
-    dup2(log >= 0 ? log : null, 2);
-    // Own process group: the test's signals reach the whole server. And it
-    // dies with the test process, even one that crashed (as root, setpriv
-    // sets this after changing user, which clears it).
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int st = 0;
-    if (waitpid(pid_, &st, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("postgres exited at start; see " + (dir_ / "server.log").string());
-    }
+  // As root, setpriv sets the death signal again after changing user
+  // (which clears the one start_child sets).
+  pid_ = start_child(std::move(args), (dir_ / "server.log").string());
+  const bool up = wait_answering(pid_, std::chrono::seconds(30), std::chrono::milliseconds(50), [&] {
     try {
       sql("SELECT 1");
-      return;
+      return true;
     } catch (const std::exception&) {
+      return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  }, "postgres exited at start; see " + (dir_ / "server.log").string());
+  if (up) return;
   kill();
   throw std::runtime_error("postgres did not answer within 30 s");
 }

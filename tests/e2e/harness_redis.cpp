@@ -1,5 +1,6 @@
 #include "harness_redis.hpp"
 
+#include "harness_child.hpp"
 #include "harness_port.hpp"
 
 #include <fcntl.h>
@@ -94,34 +95,17 @@ void RedisServer::start() {
                                    "--daemonize", "no",      "--dir",
                                    dir_.string(), "--logfile", (dir_ / "redis.log").string()};
   args.insert(args.end(), extra_.begin(), extra_.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_ = fork();
-  if (pid_ == 0) {
-    int null = open("/dev/null", O_RDWR);
-    dup2(null, 0);
-    dup2(null, 1);
-    dup2(null, 2);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int st = 0;
-    if (waitpid(pid_, &st, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("redis-server exited at start (port " + std::to_string(port_) + ")");
-    }
+  pid_ = start_child(std::move(args), "");
+  const bool up = wait_answering(pid_, std::chrono::seconds(10), std::chrono::milliseconds(10), [&] {
     try {
-      // A server with a password answers NOAUTH, which also means "up".
       command({"PING"});
-      return;
+      return true;
     } catch (const std::exception& e) {
-      if (std::string(e.what()).find("NOAUTH") != std::string::npos) return;
+      // A server with a password answers NOAUTH, which also means "up".
+      return std::string(e.what()).find("NOAUTH") != std::string::npos;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  }, "redis-server exited at start (port " + std::to_string(port_) + ")");
+  if (up) return;
   kill();
   throw std::runtime_error("redis-server did not answer within 10 s");
 }
