@@ -16,7 +16,7 @@ secs=${3:-5}; rounds=${4:-3}
 work=$(mktemp -d); pid=
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # free_port, wait_up, load, median
 start() {
   port=$(free_port)
   "$bin" serve --host 127.0.0.1 --port "$port" --data-dir "$work/data" --access-log false --keep-alive-timeout 60 \
@@ -28,7 +28,6 @@ start() {
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 field() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "# $(date -u +%FT%TZ) nproc $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg) secs $secs rounds $rounds"
 start

@@ -44,10 +44,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap 'cleanup 2>/dev/null' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "pg.sh: nothing answers on port $1" >&2; exit 1; }
-load() { awk '{print $1}' /proc/loadavg; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # free_port, wait_up, load, median
 
 # PostgreSQL refuses root: as root, the cluster is the postgres user's.
 pgdir="$work/pg"; mkdir -p "$pgdir"; chmod 700 "$pgdir"

@@ -38,10 +38,7 @@ fi
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; { wait; } 2>/dev/null || true; rm -rf "$work"; }
 trap 'cleanup 2>/dev/null' EXIT  # no "Killed" lines for the servers
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "redis.sh: nothing answers on port $1" >&2; exit 1; }
-load() { awk '{print $1}' /proc/loadavg; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # free_port, wait_up, load, median
 
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \

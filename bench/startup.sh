@@ -16,8 +16,7 @@ rounds=20
 bins=("$@")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # free_port, wait_up, load, median
 
 declare -a times rss libs
 for ((i = 0; i < rounds; i++)); do
