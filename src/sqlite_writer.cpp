@@ -93,9 +93,12 @@ void SqliteWriter::writer_loop(std::stop_token st) {
 // a storage error fails the whole batch, which is rolled back.
 void SqliteWriter::commit_batch(std::vector<WriteOp*>& batch) {
   CachedDb& c = *db_;
+  // One exception object per operation: an object shared through
+  // exception_ptr by the threads of a batch is freed by whichever drops it
+  // last, after the others read its message, a hand-over ThreadSanitizer
+  // cannot follow into libstdc++ (it reported it as a race).
   auto fail_all = [&](const std::string& why) {
-    auto err = std::make_exception_ptr(StorageUnavailable(why));
-    for (WriteOp* op : batch) op->error = err;
+    for (WriteOp* op : batch) op->error = std::make_exception_ptr(StorageUnavailable(why));
   };
   if (faulted_.load()) {
     std::lock_guard lock(status_mu_);
