@@ -2,10 +2,13 @@
  * makes the real mlgate binary see a failing disk and a wall clock that
  * jumps, without touching the binary.
  *
- * Failing calls. A rule fails matching calls to fsync/fdatasync ("fsync")
- * and write/pwrite/pwrite64/writev ("write") on files whose path contains a
- * pattern: from the Nth matching call on, COUNT calls fail (-1: every one)
- * with ERRNO and write nothing. The rule comes from the environment:
+ * Failing calls. A rule fails matching calls to fsync/fdatasync ("fsync"),
+ * write/pwrite/pwrite64/writev ("write") and pread/pread64 ("read", how
+ * SQLite reads its files) on files whose path contains a pattern: from the
+ * Nth matching call on, COUNT calls fail (-1: every one) with ERRNO and
+ * write or read nothing. With delay_us=N in the rule, matching reads do not
+ * fail but wait N microseconds first: a slow disk. The rule comes from the
+ * environment:
  *   MLGATE_FAULT_OPS=fsync,write   MLGATE_FAULT_MATCH=mlgate.db
  *   MLGATE_FAULT_NTH=1  MLGATE_FAULT_COUNT=-1  MLGATE_FAULT_ERRNO=EIO|ENOSPC|<number>
  * and, when MLGATE_FAULT_CONTROL names a file, from that file's one line
@@ -37,12 +40,13 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OP_FSYNC = 1, OP_WRITE = 2 };
+enum { OP_FSYNC = 1, OP_WRITE = 2, OP_READ = 4 };
 
 struct rule {
   int ops;
   char match[256];
   long nth, count, err;
+  long delay_us; /* reads: wait this long instead of failing (0: fail) */
 };
 
 /* A file whose contents are re-read when its inode, size or mtime change. */
@@ -67,6 +71,8 @@ static ssize_t (*real_write)(int, const void*, size_t);
 static ssize_t (*real_pwrite)(int, const void*, size_t, off_t);
 static ssize_t (*real_pwrite64)(int, const void*, size_t, off_t);
 static ssize_t (*real_writev)(int, const struct iovec*, int);
+static ssize_t (*real_pread)(int, void*, size_t, off_t);
+static ssize_t (*real_pread64)(int, void*, size_t, off_t);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
 static int (*real_clock_gettime)(clockid_t, struct timespec*);
@@ -80,7 +86,8 @@ static long parse_errno(const char* v) {
 
 static void set_field(struct rule* r, const char* key, const char* v) {
   if (strcmp(key, "ops") == 0) {
-    r->ops = (strstr(v, "fsync") ? OP_FSYNC : 0) | (strstr(v, "write") ? OP_WRITE : 0);
+    r->ops = (strstr(v, "fsync") ? OP_FSYNC : 0) | (strstr(v, "write") ? OP_WRITE : 0) |
+             (strstr(v, "read") ? OP_READ : 0);
   } else if (strcmp(key, "match") == 0) {
     snprintf(r->match, sizeof r->match, "%s", v);
   } else if (strcmp(key, "nth") == 0) {
@@ -89,6 +96,8 @@ static void set_field(struct rule* r, const char* key, const char* v) {
     r->count = strtol(v, NULL, 10);
   } else if (strcmp(key, "errno") == 0) {
     r->err = parse_errno(v);
+  } else if (strcmp(key, "delay_us") == 0) {
+    r->delay_us = strtol(v, NULL, 10);
   }
 }
 
@@ -151,8 +160,9 @@ static void note(const char* op, const char* path, long err) {
   if (n > 0) syscall(SYS_write, log_fd, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1));
 }
 
-/* Returns the errno to fail this call with, or 0 to let it through. */
-static int should_fail(int op, int fd) {
+/* Returns the errno to fail this call with, or 0 to let it through (after
+ * waiting *delay_us, which a slow-read rule sets; NULL for other calls). */
+static int should_fail(int op, int fd, long* delay_us) {
   if (!rule.ops && !control.path) return 0; /* inert: no lock, no syscalls */
   pthread_mutex_lock(&mu);
   refresh_rule();
@@ -165,8 +175,13 @@ static int should_fail(int op, int fd) {
     if (n > 0 && strstr(path, rule.match)) {
       ++seen;
       if (seen >= rule.nth && (rule.count < 0 || seen < rule.nth + rule.count)) {
-        fail = (int)rule.err;
-        note(op == OP_FSYNC ? "fsync" : "write", path, rule.err);
+        if (delay_us && rule.delay_us > 0) {
+          *delay_us = rule.delay_us;
+          note("slow-read", path, 0);
+        } else {
+          fail = (int)rule.err;
+          note(op == OP_FSYNC ? "fsync" : op == OP_WRITE ? "write" : "read", path, rule.err);
+        }
       }
     }
   }
@@ -179,6 +194,8 @@ __attribute__((constructor)) static void init(void) {
   real_pwrite = dlsym(RTLD_NEXT, "pwrite");
   real_pwrite64 = dlsym(RTLD_NEXT, "pwrite64");
   real_writev = dlsym(RTLD_NEXT, "writev");
+  real_pread = dlsym(RTLD_NEXT, "pread");
+  real_pread64 = dlsym(RTLD_NEXT, "pread64");
   real_fsync = dlsym(RTLD_NEXT, "fsync");
   real_fdatasync = dlsym(RTLD_NEXT, "fdatasync");
   real_clock_gettime = dlsym(RTLD_NEXT, "clock_gettime");
@@ -196,37 +213,59 @@ __attribute__((constructor)) static void init(void) {
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
-  int e = should_fail(OP_WRITE, fd);
+  int e = should_fail(OP_WRITE, fd, NULL);
   if (e) return errno = e, -1;
   return real_write(fd, buf, n);
 }
 
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
-  int e = should_fail(OP_WRITE, fd);
+  int e = should_fail(OP_WRITE, fd, NULL);
   if (e) return errno = e, -1;
   return real_pwrite(fd, buf, n, off);
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
-  int e = should_fail(OP_WRITE, fd);
+  int e = should_fail(OP_WRITE, fd, NULL);
   if (e) return errno = e, -1;
   return real_pwrite64(fd, buf, n, off);
 }
 
 ssize_t writev(int fd, const struct iovec* iov, int n) {
-  int e = should_fail(OP_WRITE, fd);
+  int e = should_fail(OP_WRITE, fd, NULL);
   if (e) return errno = e, -1;
   return real_writev(fd, iov, n);
 }
 
+static int read_fault(int fd) {
+  long delay_us = 0;
+  int e = should_fail(OP_READ, fd, &delay_us);
+  if (delay_us > 0) {
+    struct timespec ts = {delay_us / 1000000, (delay_us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return e;
+}
+
+ssize_t pread(int fd, void* buf, size_t n, off_t off) {
+  int e = read_fault(fd);
+  if (e) return errno = e, -1;
+  return real_pread(fd, buf, n, off);
+}
+
+ssize_t pread64(int fd, void* buf, size_t n, off_t off) {
+  int e = read_fault(fd);
+  if (e) return errno = e, -1;
+  return real_pread64(fd, buf, n, off);
+}
+
 int fsync(int fd) {
-  int e = should_fail(OP_FSYNC, fd);
+  int e = should_fail(OP_FSYNC, fd, NULL);
   if (e) return errno = e, -1;
   return real_fsync(fd);
 }
 
 int fdatasync(int fd) {
-  int e = should_fail(OP_FSYNC, fd);
+  int e = should_fail(OP_FSYNC, fd, NULL);
   if (e) return errno = e, -1;
   return real_fdatasync(fd);
 }
