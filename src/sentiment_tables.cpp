@@ -118,8 +118,9 @@ WordTable::WordTable(const std::unordered_map<std::string, Entry>& entries) {
 }
 
 EmojiTable::EmojiTable(std::vector<std::pair<char32_t, std::string>> names) : names_(std::move(names)) {
-  std::sort(names_.begin(), names_.end());
-  // A repeated code point keeps its last name, as the reference's dict does.
+  // By code point only, keeping the file's order among equals: a repeated
+  // code point keeps its last name, as the reference's dict does.
+  std::stable_sort(names_.begin(), names_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::pair<char32_t, std::string>> unique;
   for (auto& n : names_) {
     if (!unique.empty() && unique.back().first == n.first) unique.pop_back();

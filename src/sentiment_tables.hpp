@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -121,6 +122,6 @@ void apply_but_rule(std::vector<double>& v, std::size_t but);
 namespace mlgate {
 struct SentimentModel::Tables {
   vader::WordTable words;
-  vader::EmojiTable emoji;
+  std::shared_ptr<const vader::EmojiTable> emoji;  // the embedded one, shared by every model
 };
 }  // namespace mlgate

@@ -94,6 +94,24 @@ TEST_CASE("the embedded emoji names have one name per code point") {
   CHECK(ours.size() == 1212);
 }
 
+TEST_CASE("an emoji table keeps the last name a repeated code point is given, as a dict would") {
+  const mlgate::vader::EmojiTable table({{0x1F600, "zebra"}, {0x1F601, "b"}, {0x1F600, "apple"}});
+  REQUIRE(table.find(0x1F600) != nullptr);
+  CHECK(*table.find(0x1F600) == "apple");  // not the greatest name ("zebra")
+  CHECK(*table.find(0x1F601) == "b");
+  CHECK(table.find(0x1F602) == nullptr);
+  CHECK(table.min_code_point() == 0x1F600);
+}
+
+TEST_CASE("a model with its own lexicon still reads emoji as their names") {
+  const auto model = SentimentModel::from_lexicon_text("grinning\t2.0\n", "mini.tsv");
+  const auto s = model.score("\xF0\x9F\x98\x80");  // U+1F600 grinning face
+  CHECK(s.pos > 0.5);
+  CHECK(s.compound > 0);
+  // And the built-in model, whose table it shares, is unaffected.
+  CHECK(SentimentModel::builtin().score("\xF0\x9F\x98\x80").compound > 0);
+}
+
 TEST_CASE("labels follow the compound thresholds") {
   CHECK(SentimentModel::label(0.05) == "positive");
   CHECK(SentimentModel::label(0.0499) == "neutral");
