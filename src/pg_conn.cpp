@@ -276,6 +276,12 @@ std::string pg_array(const std::vector<PgParam>& items) {
   return a + "}";
 }
 
+std::string pg_array(const std::vector<int64_t>& items) {
+  std::string a = "{";
+  for (size_t i = 0; i < items.size(); ++i) a += (i ? "," : "") + std::to_string(items[i]);
+  return a + "}";
+}
+
 std::string pg_conninfo_error(const std::string& conninfo) {
   char* err = nullptr;
   PQconninfoOption* opts = pq().PQconninfoParse(conninfo.c_str(), &err);

@@ -187,6 +187,8 @@ class PgPool {
 // (unnest), one round trip instead of one per row. Every element is quoted
 // and escaped, so any text is data, never syntax.
 std::string pg_array(const std::vector<PgParam>& items);
+// The same for integers ({1,2,3}: nothing to quote), for a bigint[] parameter.
+std::string pg_array(const std::vector<int64_t>& items);
 
 // "" when libpq accepts `conninfo` (URL or key=value), else why not.
 std::string pg_conninfo_error(const std::string& conninfo);

@@ -52,12 +52,6 @@ std::optional<Job> one_job(const PgResult& r) {
   return read_job(r, 0);
 }
 
-std::string seq_array(const std::vector<int64_t>& seqs) {
-  std::string a = "{";
-  for (size_t i = 0; i < seqs.size(); ++i) a += (i ? "," : "") + std::to_string(seqs[i]);
-  return a + "}";
-}
-
 // "12,13,20" (a mlgate_done payload: the jobs one batch finished) -> seqs.
 std::vector<int64_t> seq_list(const std::string& text) {
   std::vector<int64_t> out;
@@ -487,7 +481,7 @@ std::vector<ClaimedJob> PgJobStore::claim(const std::vector<int64_t>& seqs, int6
                     "started_at = greatest($2, created_at), lease_owner = $3, lease_until = ") +
             kPgNowMs + " + $4 WHERE seq IN (SELECT seq FROM mlgate_jobs WHERE seq = ANY($1::bigint[]) "
             "AND status = 'pending' FOR UPDATE SKIP LOCKED) RETURNING seq, uuid, input, attempts",
-        {seq_array(seqs), std::to_string(now_ms), instance_, std::to_string(opt_.lease_ms)}));
+        {pg_array(seqs), std::to_string(now_ms), instance_, std::to_string(opt_.lease_ms)}));
   });
 }
 
@@ -575,7 +569,7 @@ void PgJobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms)
     }
     // One round trip tells every instance of every job this batch finished.
     if (!terminal.empty())
-      c.exec("SELECT pg_notify('mlgate_done', array_to_string($1::bigint[], ','))", {seq_array(terminal)});
+      c.exec("SELECT pg_notify('mlgate_done', array_to_string($1::bigint[], ','))", {pg_array(terminal)});
   });
   for (int64_t seq : terminal) waiters_.notify(seq);
 }

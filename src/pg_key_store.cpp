@@ -240,17 +240,16 @@ void PgKeyStore::flush_last_used() {
   // A failing database loses nothing: the batch goes back for the next
   // call (KeySnapshot::flush_used).
   keys_.flush_used([&](const KeySnapshot::UsedBatch& batch) {
-    std::string ids = "{", times = "{";
-    bool first = true;
+    std::vector<PgParam> ids;
+    std::vector<int64_t> times;
     for (const auto& [id, t] : batch) {
-      ids += (first ? "" : ",") + id;  // key ids are [a-z0-9_]: no quoting needed
-      times += (first ? "" : ",") + std::to_string(t);
-      first = false;
+      ids.emplace_back(id);
+      times.push_back(t);
     }
     manage([&](PgConn& c) {
       c.exec("UPDATE mlgate_api_keys k SET last_used_at = greatest(coalesce(k.last_used_at, v.t), v.t) "
              "FROM unnest($1::text[], $2::bigint[]) AS v(id, t) WHERE k.id = v.id",
-             {ids + "}", times + "}"});
+             {pg_array(ids), pg_array(times)});
     });
   });
 }

@@ -86,6 +86,14 @@ struct PgJobBackend : contract::JobStoreBackend {
 
 MLGATE_JOB_STORE_CONTRACT_IF("postgresql", test::needs_pg(), [] { return std::make_unique<PgJobBackend>(); })
 
+TEST_CASE("postgresql array literals: text quoted and escaped, NULL kept, integers bare") {
+  CHECK(pg_array(std::vector<PgParam>{"a", "b\"c", std::nullopt, "d\\e", "{,}"}) ==
+        R"({"a","b\"c",NULL,"d\\e","{,}"})");
+  CHECK(pg_array(std::vector<PgParam>{}) == "{}");
+  CHECK(pg_array(std::vector<int64_t>{1, -2, 9007199254740993}) == "{1,-2,9007199254740993}");
+  CHECK(pg_array(std::vector<int64_t>{}) == "{}");
+}
+
 TEST_CASE("postgresql job store: a live instance's running jobs are not taken over" * test::needs_pg()) {
   const std::string ci = test::PgServer::shared().conninfo(test::PgServer::shared().create_database());
   PgJobStore a(options_for(ci, 600, true));  // its keeper renews the lease
