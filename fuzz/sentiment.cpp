@@ -32,6 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const char *p = text.data(), *end = p + text.size(); p < end;)
     mlgate::unicode::append_utf8(repaired, mlgate::unicode::decode(p, end));
   FUZZ_CHECK(same(model.score(repaired), s));
-  FUZZ_CHECK(same(model.score(text), s));
+  // Valid UTF-8 repairs to itself: the call above was already the same text
+  // scored a second time (a third call would only cost a third of the run).
+  if (repaired != text) FUZZ_CHECK(same(model.score(text), s));
   return 0;
 }
