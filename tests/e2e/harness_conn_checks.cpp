@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -41,6 +42,15 @@ std::vector<Reply> in_one_write(const ServerProc& s, bool tls, const std::string
 }
 
 }  // namespace
+
+void reuse_freed_memory_under_asan(ScopedEnv& env) {
+#if defined(__SANITIZE_ADDRESS__)
+  const char* old = std::getenv("ASAN_OPTIONS");
+  env.set("ASAN_OPTIONS", std::string(old ? old : "") + ":quarantine_size_mb=0");
+#else
+  (void)env;
+#endif
+}
 
 void check_header_flood(const ServerProc& s, bool tls) {
   constexpr int kConns = 4;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "harness.hpp"
+#include "harness_faults.hpp"  // ScopedEnv
 
 namespace e2e {
 
@@ -13,6 +14,13 @@ namespace e2e {
 // when cut off): each is answered 431 and closed, and the server's resident
 // memory, sampled while it runs, stays within 30 MB of where it started.
 void check_header_flood(const ServerProc& s, bool tls);
+
+// For the server of a check that bounds resident memory: under
+// AddressSanitizer freed memory waits in a quarantine (up to 256 MiB) before
+// it is reused, so resident memory follows what was allocated, not what is
+// kept. While `env` lives, servers started reuse freed memory at once, as
+// in a Release build. No effect in other builds.
+void reuse_freed_memory_under_asan(ScopedEnv& env);
 
 // Requests sent in one write are answered in order, each once: GET+GET,
 // a refused POST (its body drained) + GET, POST+POST (both stored once).

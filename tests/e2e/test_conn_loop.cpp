@@ -65,6 +65,8 @@ int health_from(int port, const char* source, const std::string& extra = "") {
 }  // namespace
 
 TEST_CASE("a header flood is refused 431 while it is read, and memory stays flat") {
+  ScopedEnv env;
+  reuse_freed_memory_under_asan(env);
   ServerProc s;
   check_header_flood(s, false);
 }

@@ -60,6 +60,8 @@ TEST_CASE("TLS: a certificate and key that do not match stop the start with one 
 }
 
 TEST_CASE("TLS: a header flood is refused 431 while it is read, and memory stays flat") {
+  ScopedEnv env;
+  reuse_freed_memory_under_asan(env);
   TlsServer t;
   check_header_flood(t.server, true);
 }
