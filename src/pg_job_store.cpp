@@ -504,10 +504,11 @@ void PgJobStore::finish(const std::vector<JobOutcome>& outcomes, int64_t now_ms)
   if (all_completed && !outcomes.empty()) {
     // The common batch: every result in one statement (one round trip, one
     // commit), under the same lease and attempt conditions as below.
-    std::vector<PgParam> seq, attempt, label, score, result;
+    std::vector<int64_t> seq, attempt;
+    std::vector<PgParam> label, score, result;
     for (const JobOutcome& o : outcomes) {
-      seq.push_back(std::to_string(o.seq));
-      attempt.push_back(std::to_string(o.attempt));
+      seq.push_back(o.seq);
+      attempt.push_back(o.attempt);
       label.push_back(o.label);
       score.push_back(float_text(o.score));
       result.push_back(o.detail_json);
