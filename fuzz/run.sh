@@ -17,7 +17,9 @@
 #   MLGATE_FUZZ_BUILD=DIR the build directory (default build-fuzz)
 #   MLGATE_FUZZ_BUILD_ONLY=1  build the targets, run none
 # Every run appends its figures to DIR/fuzz-ledger.tsv (date, target,
-# seconds, executions, cov, ft, crashes), so long campaigns can be totalled.
+# seconds the run took, executions, cov, ft, crashes), so long campaigns
+# can be totalled. (Rows before 2026-11-30 09:00 UTC hold the run's time
+# limit in the seconds column, not the time it took.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (($# >= 1)) && [[ $1 =~ ^[0-9]+$ ]] || { echo "usage: fuzz/run.sh SECONDS [TARGET...]" >&2; exit 2; }
@@ -65,13 +67,14 @@ run_one() {
   # which a busy machine produces and which break no property).
   local before
   before=$(find "$build/artifacts/$t" -type f ! -name 'slow-unit-*' | wc -l)
+  local started=$SECONDS
   nice -n "$niceness" "$bin" "${args[@]}" "$build/corpus/$t" "fuzz/corpus/$t" > "$out" 2>&1 || true
   local execs cov ft crashes
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+' "$out" | tail -1 | cut -d' ' -f2)
   ft=$(grep -oE 'ft: [0-9]+' "$out" | tail -1 | cut -d' ' -f2)
   crashes=$(( $(find "$build/artifacts/$t" -type f ! -name 'slow-unit-*' | wc -l) - before ))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$secs" "${execs:-0}" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$((SECONDS - started))" "${execs:-0}" \
     "${cov:-0}" "${ft:-0}" "$crashes" >> "$build/fuzz-ledger.tsv"
   printf '%s\t%s\t%s\t%s\t%s\n' "$t" "${execs:-0}" "${cov:-0}" "${ft:-0}" "$crashes" > "$out.row"
 }
