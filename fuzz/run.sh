@@ -18,8 +18,8 @@
 #   MLGATE_FUZZ_BUILD_ONLY=1  build the targets, run none
 # Every run appends its figures to DIR/fuzz-ledger.tsv (date, target,
 # seconds the run took, executions, cov, ft, crashes), so long campaigns
-# can be totalled. (Rows before 2026-11-30 09:00 UTC hold the run's time
-# limit in the seconds column, not the time it took.)
+# can be totalled. (Rows written up to 2026-11-30 09:34 UTC hold the
+# run's time limit in the seconds column, not the time it took.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (($# >= 1)) && [[ $1 =~ ^[0-9]+$ ]] || { echo "usage: fuzz/run.sh SECONDS [TARGET...]" >&2; exit 2; }
