@@ -9,7 +9,7 @@
 
 namespace mlgate {
 
-KeySnapshot::KeySnapshot() : map_(std::make_shared<const Map>()) {}
+KeySnapshot::KeySnapshot() : map_(std::make_shared<const Table>()) {}
 
 // Timing: a refusal must not tell the client how its key was wrong. What
 // each refusal costs, and why the differences that remain reveal nothing:
@@ -20,8 +20,9 @@ KeySnapshot::KeySnapshot() : map_(std::make_shared<const Map>()) {}
 //   format or checksum was wrong, which it can compute itself: the format
 //   and CRC-32 are public and carry no secret.
 // - A well-formed value is looked up by its SHA-256. The guesser cannot
-//   steer the hash's bits, so the bucket chosen and the byte comparison of
-//   the 32-byte hashes say nothing about how close the guess was to a key.
+//   steer the hash's bits, so the path of the binary search and the byte
+//   comparisons of the 32-byte hashes say nothing about how close the guess
+//   was to a key.
 // - Unknown, revoked and expired keys take one path: a lookup, a
 //   miss-refresh, a second lookup. (Before this, a revoked or expired key
 //   was refused straight after the first lookup while an unknown one could
@@ -60,20 +61,49 @@ std::shared_ptr<const KeyRecord> KeySnapshot::authenticate(
 std::shared_ptr<const KeyRecord> KeySnapshot::find_active(const KeyHash& h, int64_t now_ms) {
   lookups_.fetch_add(1, std::memory_order_relaxed);
   auto map = current();
-  auto it = map->find(h);
-  if (it == map->end() || !it->second->active_at(now_ms)) return nullptr;
-  return it->second;
+  const Entry* e = find(*map, h);
+  if (!e || !e->record->active_at(now_ms)) return nullptr;
+  return e->record;
 }
 
-std::shared_ptr<const KeySnapshot::Map> KeySnapshot::current() const {
+const KeySnapshot::Entry* KeySnapshot::find(const Table& t, const KeyHash& h) {
+  auto it = std::lower_bound(t.begin(), t.end(), h, [](const Entry& e, const KeyHash& k) { return e.hash < k; });
+  return it != t.end() && it->hash == h ? &*it : nullptr;
+}
+
+std::shared_ptr<const KeySnapshot::Table> KeySnapshot::current() const {
   std::lock_guard lock(map_mu_);
   return map_;
 }
 
-void KeySnapshot::replace(std::shared_ptr<const Map> next) {
-  std::shared_ptr<const Map> old;  // destroyed after the lock is released
+KeySnapshot::Builder::Builder(const KeySnapshot& from) : base_(from.current()) {
+  next_.reserve(base_->size());
+}
+
+void KeySnapshot::Builder::add(const KeyHash& hash, KeyRecord record) {
+  if (record.revoked_at) return;
+  record.last_used_at.reset();
+  const Entry* old = find(*base_, hash);
+  if (old && *old->record == record) {
+    next_.push_back({hash, old->record});
+    ++shared_;
+  } else {
+    next_.push_back({hash, std::make_shared<const KeyRecord>(std::move(record))});
+  }
+}
+
+void KeySnapshot::replace(Builder&& next) {
+  Table& t = next.next_;
+  // Stable, so that of two rows with one hash the last added comes last.
+  std::stable_sort(t.begin(), t.end(), [](const Entry& a, const Entry& b) { return a.hash < b.hash; });
+  auto last = std::unique(t.rbegin(), t.rend(), [](const Entry& a, const Entry& b) { return a.hash == b.hash; });
+  t.erase(t.begin(), last.base());
+  t.shrink_to_fit();
+  auto table = std::make_shared<const Table>(std::move(t));
+  next.base_.reset();
+  std::shared_ptr<const Table> old;  // destroyed after the lock is released
   std::lock_guard lock(map_mu_);
-  old = std::exchange(map_, std::move(next));
+  old = std::exchange(map_, std::move(table));
 }
 
 size_t KeySnapshot::size() const { return current()->size(); }

@@ -19,7 +19,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,6 +57,7 @@ struct KeyRecord {
   bool active_at(int64_t now_ms) const {
     return !revoked_at && (!expires_at || now_ms < *expires_at);
   }
+  bool operator==(const KeyRecord&) const = default;
 };
 
 struct KeyCreateOptions {
@@ -76,15 +76,6 @@ struct NewKey {
 // Scopes as stored: names this version does not know (the retired
 // "admin") grant nothing and take nothing away from the others.
 uint32_t stored_scopes(std::string_view csv);
-
-struct KeyHashHasher {
-  size_t operator()(const KeyHash& h) const noexcept {
-    size_t v;
-    static_assert(sizeof v <= sizeof h);
-    std::memcpy(&v, h.data(), sizeof v);  // SHA-256 output is already uniform
-    return v;
-  }
-};
 
 // What every store does the same way (the stores only insert and update):
 // a new key and its record as `opt` asks;

@@ -204,9 +204,9 @@ bool PgKeyStore::check_locked() {
     return pg_transaction(c, [&](PgConn& t) {
       gen = t.exec("SELECT value FROM mlgate_meta WHERE key = 'keys_generation'").i64(0, 0);
       PgResult r = t.exec(std::string("SELECT ") + kKeyCols + " FROM mlgate_api_keys");
-      auto next = std::make_shared<KeySnapshot::Map>();
+      KeySnapshot::Builder next(keys_);
       for (int i = 0; i < r.rows(); ++i)
-        if (auto h = unhex_hash(r.str(i, 10))) (*next)[*h] = std::make_shared<const KeyRecord>(read_key(r, i));
+        if (auto h = unhex_hash(r.str(i, 10))) next.add(*h, read_key(r, i));
       keys_.replace(std::move(next));
       generation_ = gen;
       return true;

@@ -2,6 +2,7 @@
 #include "sqlite_key_cache.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -102,16 +103,16 @@ bool KeyCache::read_generation(int64_t dv, int64_t started_ns, uint64_t sig) {
 }
 
 void KeyCache::reload() {
-  auto map = std::make_shared<KeySnapshot::Map>();
+  KeySnapshot::Builder next(keys_);
   Stmt st = db_.prepare(kSelectKeys);
   while (st.step()) {
     KeyHash h{};
     auto hv = st.blob_view(10);
     if (hv.size() != h.size()) continue;  // not a SHA-256: cannot match any key
     std::memcpy(h.data(), hv.data(), h.size());
-    (*map)[h] = std::make_shared<const KeyRecord>(read_key_record(st));
+    next.add(h, read_key_record(st));
   }
-  keys_.replace(std::move(map));
+  keys_.replace(std::move(next));
 }
 
 void KeyCache::flush_last_used() {
