@@ -149,7 +149,7 @@ std::string Metrics::render(const MetricsView& v) const {
   gauge("mlgate_jobs_unfinished", "Pending and running jobs.", static_cast<double>(v.unfinished));
   gauge("mlgate_jobs_queued", "Jobs waiting for a worker.", static_cast<double>(v.queued));
   gauge("mlgate_jobs_running", "Jobs being run now.", static_cast<double>(v.running));
-  gauge("mlgate_keys_loaded", "API keys in memory.", static_cast<double>(v.keys));
+  gauge("mlgate_keys_loaded", "API keys in memory (revoked keys are not kept).", static_cast<double>(v.keys));
   gauge("mlgate_connection_threads", "Threads serving connections.", static_cast<double>(v.conn_threads));
   gauge("mlgate_prefer_waiting", "Requests holding their answer for a job (Prefer: wait).",
         static_cast<double>(v.waiting));
