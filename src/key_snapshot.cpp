@@ -76,8 +76,10 @@ std::shared_ptr<const KeySnapshot::Table> KeySnapshot::current() const {
   return map_;
 }
 
+// Room for the current keys and a few more: a change adds keys a few at a
+// time, so the table is allocated once per reload and never shrunk by a copy.
 KeySnapshot::Builder::Builder(const KeySnapshot& from) : base_(from.current()) {
-  next_.reserve(base_->size());
+  next_.reserve(base_->size() + 64);
 }
 
 void KeySnapshot::Builder::add(const KeyHash& hash, KeyRecord record) {
@@ -98,7 +100,6 @@ void KeySnapshot::replace(Builder&& next) {
   std::stable_sort(t.begin(), t.end(), [](const Entry& a, const Entry& b) { return a.hash < b.hash; });
   auto last = std::unique(t.rbegin(), t.rend(), [](const Entry& a, const Entry& b) { return a.hash == b.hash; });
   t.erase(t.begin(), last.base());
-  t.shrink_to_fit();
   auto table = std::make_shared<const Table>(std::move(t));
   next.base_.reset();
   std::shared_ptr<const Table> old;  // destroyed after the lock is released
